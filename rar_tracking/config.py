@@ -1,0 +1,143 @@
+"""One configuration object for the whole tracker.
+
+Every tunable lives here once, with its default, unit, range and whether it may change
+while tracking. The ROS node declares one parameter per field (from this metadata),
+``config/rar_tracker.yaml`` lists the same keys, and the evaluation and training CLIs
+build a :class:`TrackerConfig` from their options. A default therefore exists in one place.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _param(default, help: str, *, lo=None, hi=None, dynamic: bool = False,
+           choices: tuple | None = None, unit: str = ''):
+    """A dataclass field with the metadata the ROS layer turns into a descriptor."""
+    return field(default=default, metadata={
+        'help': help, 'range': (lo, hi) if lo is not None else None,
+        'dynamic': dynamic, 'choices': choices, 'unit': unit})
+
+
+TRUNKS = ('auto', 'resnet50', 'resnet18', 'efficientnet_lite0')
+
+
+@dataclass
+class TrackerConfig:
+    """Every tunable of :class:`rar_tracking.tracker.RARTracker`.
+
+    Fields marked ``dynamic`` may change while a target is tracked
+    (``RARTracker.update_config``); the others need a new tracker.
+    """
+
+    # --- Device and network (fixed once the tracker is built) -----------------------
+    device: str = _param('auto', "'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'")
+    trunk: str = _param(
+        'auto', "backbone trunk: 'resnet50' (the paper), 'resnet18' (light), "
+        "'efficientnet_lite0' (offline ImageNet weights), or 'auto' (resnet50 when its ImageNet "
+        "weights are found, else efficientnet_lite0)", choices=TRUNKS)
+    trunk_weights: str = _param(
+        '', 'ImageNet weights file of a ResNet trunk; empty: the torch hub cache when present')
+    weights: str = _param('', 'trained RAR weights (.safetensors or .pt); empty: untrained heads')
+    allow_random_trunk: bool = _param(
+        False, 'allow a trunk without ImageNet weights (random features; for tests only)')
+    cpu_threads: int = _param(
+        1, 'torch CPU threads (intra-op). 1 is fastest on small, shared CPUs', lo=1, hi=64)
+    half_precision: bool = _param(True, 'fp16 autocast for the trunk on CUDA')
+    feature_channels: int = _param(
+        64, 'channels after the 1x1 reduction of each stage (attention and filter width)',
+        lo=8, hi=512)
+    crop_size: int = _param(
+        225, 'side of the square crop fed to the network (the paper uses 225)', unit='px',
+        lo=64, hi=512)
+
+    # --- Search area and scale (Section 4.1) -----------------------------------------
+    search_area_factor: float = _param(
+        4.0, 'side of the crop relative to the geometric mean of the target size '
+        '(the paper pads the target by 2x; see docs/method.md)', lo=1.5, hi=8.0, dynamic=True)
+    num_scales: int = _param(3, 'scales of the proposal pyramid', lo=1, hi=7)
+    scale_step: float = _param(1.02, 'ratio between neighbouring pyramid scales', lo=1.0,
+                               hi=1.2, dynamic=True)
+    scale_penalty: float = _param(
+        0.985, 'factor on the peak of scales other than 1 (prefers no change)', lo=0.8, hi=1.0,
+        dynamic=True)
+    scale_lr: float = _param(0.6, 'smoothing of the size update (1: take the new scale at once)',
+                             lo=0.0, hi=1.0, dynamic=True)
+    min_size: float = _param(4.0, 'smallest box side the tracker reports', unit='px', lo=1.0,
+                             hi=1e4)
+
+    # --- Contextual attentional correlation filter (Section 3.3) ---------------------
+    lambda1: float = _param(1e-4, 'ridge regularisation lambda1 of Eq. 8-10', lo=0.0, hi=10.0,
+                            dynamic=True)
+    lambda2: float = _param(0.1, 'weight lambda2 of the context patches in Eq. 8-10', lo=0.0,
+                            hi=10.0, dynamic=True)
+    num_context: int = _param(4, 'k context patches around the target (0 disables)', lo=0, hi=8)
+    context_offset: float = _param(
+        1.0, 'distance of the context patches from the target, in target sizes', lo=0.25,
+        hi=3.0)
+    label_sigma: float = _param(
+        0.1, 'std of the Gaussian label y relative to the target size', lo=0.01, hi=1.0)
+    learning_rate: float = _param(
+        0.012, 'online filter learning rate: the weight beta_t of the newest template',
+        lo=0.0, hi=1.0, dynamic=True)
+    num_templates: int = _param(
+        8, 'templates kept in the set; older ones are folded into one (lossless for Eq. 10)',
+        lo=1, hi=64)
+    first_template_weight: float = _param(
+        0.25, 'floor on the share beta of the first (user-given) template', lo=0.0, hi=1.0,
+        dynamic=True)
+
+    # --- Confidence, lost and recover (tracker.py) -----------------------------------
+    confidence_threshold: float = _param(
+        0.3, 'update the filter only on frames whose confidence is at least this', lo=0.0,
+        hi=1.0, dynamic=True)
+    lost_threshold: float = _param(
+        0.15, 'confidence below which a frame counts as a miss', lo=0.0, hi=1.0, dynamic=True)
+    lost_frames: int = _param(3, 'consecutive misses before the state becomes LOST', lo=1,
+                              hi=1000, dynamic=True)
+    recover_threshold: float = _param(
+        0.35, 'confidence at or above which a LOST target is found again', lo=0.0, hi=1.0,
+        dynamic=True)
+    lost_search_factor: float = _param(
+        2.0, 'search area multiplier while LOST (a wider search at the same resolution)',
+        lo=1.0, hi=4.0, dynamic=True)
+
+    def replace(self, **changes: Any) -> 'TrackerConfig':
+        """A copy with some fields changed (validated)."""
+        new = dataclasses.replace(self, **changes)
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first field out of its range or choices."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            meta = f.metadata
+            if not isinstance(value, type(f.default)) and not (
+                    isinstance(f.default, float) and isinstance(value, int)
+                    and not isinstance(value, bool)):
+                raise ValueError(f'{f.name}: expected {type(f.default).__name__}, got {value!r}')
+            if meta.get('choices') and value not in meta['choices']:
+                raise ValueError(f'{f.name}: {value!r} is not one of {meta["choices"]}')
+            rng = meta.get('range')
+            if rng is not None and not (rng[0] <= value <= rng[1]):
+                raise ValueError(f'{f.name}: {value!r} is outside [{rng[0]}, {rng[1]}]')
+        if self.num_scales % 2 != 1:
+            raise ValueError(f'num_scales: must be odd, got {self.num_scales}')
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @classmethod
+    def field_info(cls) -> dict[str, dict]:
+        """Name -> {default, type, help, range, dynamic, choices, unit} for every field."""
+        return {f.name: dict(f.metadata, default=f.default, type=type(f.default))
+                for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def dynamic_fields(cls) -> frozenset[str]:
+        return frozenset(n for n, i in cls.field_info().items() if i['dynamic'])
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# One-command setup of the local, git-ignored environment (.venv) for machines
+# without /opt/ros: ROS 2 Kilted wheels from PyPI, PyTorch, OpenCV; builds the
+# rar_tracking_msgs interfaces into the venv and installs rar_tracking (editable).
+# Idempotent: each step keeps a stamp (a hash of its inputs) and is skipped when
+# its inputs did not change. On a robot with a sourced /opt/ros, use colcon instead
+# (see README).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${RAR_VENV:-$ROOT/.venv}"
+PYTHON="${RAR_PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+STAMPS="$VENV/.rar_stamps"
+
+say() { printf '[setup] %s\n' "$*"; }
+hash_of() { (cd "$ROOT" && cat "$@" | sha256sum | cut -d' ' -f1); }
+done_already() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+mark_done() { mkdir -p "$STAMPS"; printf '%s' "$2" > "$STAMPS/$1"; }
+
+start=$(date +%s)
+
+# 1. The virtual environment and the Python packages.
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV with $($PYTHON --version 2>&1)"
+  "$PYTHON" -m venv "$VENV"
+fi
+req_hash=$(hash_of requirements.txt)
+if ! done_already requirements "$req_hash"; then
+  say "installing requirements.txt (PyTorch is large: about a minute from local files)"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+      -r "$ROOT/requirements.txt" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  mark_done requirements "$req_hash"
+else
+  say "requirements: up to date"
+fi
+
+# 2. The interface package, built with CMake against the wheels and installed
+#    into the venv prefix (its libraries land in $VENV/lib, which the ROS wheels'
+#    bootstrapper already puts on LD_LIBRARY_PATH; its Python module in site-packages).
+msgs_hash=$(cd "$ROOT" && find rar_tracking_msgs -type f | LC_ALL=C sort | xargs cat | sha256sum | cut -d' ' -f1)
+if ! done_already msgs "$msgs_hash"; then
+  say "building rar_tracking_msgs"
+  build="$ROOT/build/rar_tracking_msgs"
+  rm -rf "$build" && mkdir -p "$build"
+  (
+    export AMENT_PREFIX_PATH="$VENV" VIRTUAL_ENV="$VENV"
+    cd "$build"
+    cmake "$ROOT/rar_tracking_msgs" -DCMAKE_PREFIX_PATH="$VENV" -DCMAKE_INSTALL_PREFIX="$VENV" \
+      -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF > cmake.log 2>&1 \
+      || { cat cmake.log; exit 1; }
+    make -j"$(nproc)" > make.log 2>&1 || { tail -50 make.log; exit 1; }
+    make install > install.log 2>&1 || { tail -50 install.log; exit 1; }
+  )
+  mark_done msgs "$msgs_hash"
+else
+  say "rar_tracking_msgs: up to date"
+fi
+
+# 3. rar_tracking itself, editable, so that console scripts and the ament index
+#    entries exist while the sources stay in the repository.
+pkg_hash=$(hash_of setup.py package.xml setup.cfg)
+if ! done_already package "$pkg_hash"; then
+  say "installing rar_tracking (editable)"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+      --no-build-isolation -e "$ROOT" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  mark_done package "$pkg_hash"
+else
+  say "rar_tracking: up to date"
+fi
+
+say "ready in $(( $(date +%s) - start )) s: source scripts/env.sh, or use $VENV/bin/python"

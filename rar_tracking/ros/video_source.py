@@ -1,0 +1,434 @@
+"""The ``video_source`` node: publishes a video file, an image folder or a generated scene.
+
+Run: ``ros2 run rar_tracking rar_video_source --ros-args -p source:=clip.mp4 -p rate:=15.0``
+(or the console script ``rar_video_source``).
+
+Topics (all relative to the node's namespace):
+
+- ``image`` (sensor_msgs/Image, sensor-data QoS): the frames, ``rgb8`` or ``bgr8``
+  (parameter ``encoding``), stamped with the node clock at publish time, ``frame_id`` from the
+  parameter of that name.
+- ``~/ground_truth`` (rar_tracking_msgs/TrackedTarget, reliable, depth 100): published only
+  when the source has ground truth (generated scenes, annotated sequence folders, or a
+  ``ground_truth`` file), once per image and with the same header as that image.
+  ``state`` is ``STATE_TRACKING`` with the box when the target is visible, ``STATE_LOST``
+  with a zero box when it is not (a NaN row). ``target_id`` is the 1-based frame index in
+  the source, so that a subscriber can tell which row a message is.
+- ``~/initial_box`` (rar_tracking_msgs/TrackedTarget, reliable, transient local, depth 1):
+  the box of the first frame (from the ground truth, or the ``initial_box`` parameter) with
+  the header of the first published image; late subscribers still get it.
+
+Sources (parameter ``source``): empty or ``synthetic`` for a generated scene
+(:func:`rar_tracking.data.synthetic.make_sequence`, shaped by the ``scene_*`` parameters);
+a video file (read with ``cv2.VideoCapture``); a folder of images (sorted by name; an
+OTB/VOT/GOT-10k/LaSOT sequence folder brings its ground truth along); or a folder with a
+``manifest.json`` together with the ``sequence`` parameter naming one of its sequences.
+
+With ``paused`` true the node keeps publishing the current frame (the first one, before
+anything was played) with fresh stamps, like a still camera; setting it false plays on. This
+lets a client set a target on frame 0 before the scene moves. A bad ``source`` path ends the
+process with a clear message and exit code 2.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
+                       qos_profile_sensor_data)
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from rar_tracking_msgs.msg import TrackedTarget
+
+from ..data import sequences as seqio
+from .image_conversion import rgb_to_image_msg
+
+ENCODINGS = ('rgb8', 'bgr8')
+VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.m4v', '.mpg', '.mpeg', '.wmv')
+
+
+class SourceError(ValueError):
+    """The requested source cannot be opened; the message names it and says why."""
+
+
+# ----------------------------------------------------------------------------- sources
+class _IndexedFrames:
+    """Frames of a :class:`rar_tracking.data.sequences.Sequence` (files or generated)."""
+
+    def __init__(self, sequence: seqio.Sequence, has_gt: bool, description: str):
+        self.sequence = sequence
+        self.has_gt = has_gt
+        self.description = description
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self.sequence)
+
+    def next(self) -> tuple[int, np.ndarray] | None:
+        """(index, RGB frame) of the next frame, or None at the end."""
+        if self._next >= len(self.sequence):
+            return None
+        index = self._next
+        self._next += 1
+        return index, self.sequence.frame(index)
+
+    def rewind(self) -> None:
+        self._next = 0
+
+    def gt(self, index: int) -> np.ndarray | None:
+        return self.sequence.gt[index] if self.has_gt and index < len(self.sequence) else None
+
+
+class _VideoFrames:
+    """Frames of a video file, read in order with ``cv2.VideoCapture``."""
+
+    def __init__(self, path: str, gt: np.ndarray | None):
+        import cv2
+
+        self._cv2 = cv2
+        self.path = path
+        self.description = f'video file {path}'
+        self._cap = cv2.VideoCapture(path)
+        if not self._cap.isOpened():
+            raise SourceError(f'cannot open video file {path} (not a video, or a codec '
+                              'OpenCV lacks)')
+        ok, first = self._cap.read()
+        if not ok or first is None:
+            raise SourceError(f'video file {path} has no readable frame')
+        self._pending = first
+        self._next = 0
+        self.has_gt = gt is not None
+        self._gt = gt
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self._length = count if count > 0 else None
+
+    def __len__(self) -> int:
+        return self._length if self._length is not None else 0
+
+    def next(self) -> tuple[int, np.ndarray] | None:
+        if self._pending is not None:
+            bgr, self._pending = self._pending, None
+        else:
+            ok, bgr = self._cap.read()
+            if not ok or bgr is None:
+                return None
+        index = self._next
+        self._next += 1
+        return index, self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
+
+    def rewind(self) -> None:
+        self._cap.release()
+        self._cap = self._cv2.VideoCapture(self.path)
+        self._pending = None
+        self._next = 0
+
+    def gt(self, index: int) -> np.ndarray | None:
+        if self._gt is None or index >= len(self._gt):
+            return None
+        return self._gt[index]
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+def open_source(source: str, *, sequence: str = '', ground_truth: str = '',
+                scene: dict | None = None):
+    """Open a frame source (see the module docstring); raises :class:`SourceError`."""
+    source = source.strip()
+    gt = None
+    if ground_truth:
+        try:
+            gt = seqio.read_boxes(os.path.expanduser(ground_truth))
+        except seqio.SequenceError as exc:
+            raise SourceError(f'ground_truth: {exc}') from None
+    if source in ('', 'synthetic'):
+        from ..data.synthetic import make_sequence
+
+        scene = dict(scene or {})
+        try:
+            seq = make_sequence(**scene)
+        except ValueError as exc:
+            raise SourceError(f'generated scene: {exc}') from None
+        return _IndexedFrames(seq, True, f'generated scene {seq.name} ({len(seq)} frames, '
+                                         f'{seq.image_size[0]}x{seq.image_size[1]})')
+    path = Path(os.path.expanduser(source))
+    if not path.exists():
+        raise SourceError(f'source does not exist: {path} (give a video file, an image '
+                          "folder, or '' / 'synthetic' for a generated scene)")
+    try:
+        if path.is_dir():
+            fmt = seqio.detect_format(path)
+            if fmt == 'manifest' or sequence:
+                if not sequence:
+                    raise SourceError(f'{path} holds a manifest.json: name one of its sequences '
+                                      'with the parameter sequence')
+                seq = seqio.load_manifest(path, [sequence])[0]
+                has_gt = True
+            elif fmt is not None:
+                seq = seqio.load_sequence(path, fmt)
+                has_gt = True
+            else:
+                files = seqio.list_images(path)
+                if not files:
+                    raise SourceError(f'image folder {path} holds no image files '
+                                      f'({", ".join(seqio.IMAGE_EXTENSIONS)})')
+                seq = seqio.Sequence(path.name, files)
+                has_gt = False
+            if gt is not None:
+                seq = seqio.Sequence(seq.name, seq.frames, _fit_rows(gt, len(seq)))
+                has_gt = True
+            seq.frame(0)  # fail now, not in the timer, when the first file is unreadable
+        else:
+            return _VideoFrames(str(path), gt)
+    except (seqio.SequenceError, seqio.FrameReadError) as exc:
+        raise SourceError(str(exc)) from None
+    return _IndexedFrames(seq, has_gt, f'{len(seq)} images of {seq.name} from {path}')
+
+
+def _fit_rows(gt: np.ndarray, n: int) -> np.ndarray:
+    """Ground truth padded with NaN rows (or cut) to n frames."""
+    if len(gt) >= n:
+        return gt[:n]
+    return np.vstack([gt, np.full((n - len(gt), 4), np.nan)])
+
+
+# ----------------------------------------------------------------------------- node
+def _descriptor(description: str, *, read_only: bool = True, lo=None, hi=None,
+                constraints: str = '') -> ParameterDescriptor:
+    d = ParameterDescriptor(description=description, read_only=read_only,
+                            additional_constraints=constraints)
+    if lo is not None:
+        if isinstance(lo, float):
+            d.floating_point_range = [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
+        else:
+            d.integer_range = [IntegerRange(from_value=lo, to_value=hi, step=1)]
+    return d
+
+
+class VideoSourceNode(Node):
+    """Publishes frames of one source at a fixed rate (see the module docstring)."""
+
+    def __init__(self, node_name: str = 'video_source', **kwargs):
+        super().__init__(node_name, **kwargs)
+        p = self._declare_parameters()
+        scene = {'num_frames': p['scene_frames'], 'size': (p['scene_width'], p['scene_height']),
+                 'seed': p['scene_seed'], 'scale_change': p['scene_scale_change'],
+                 'distractor': p['scene_distractor'], 'speed': p['scene_speed']}
+        self.frames = open_source(p['source'], sequence=p['sequence'],
+                                  ground_truth=p['ground_truth'], scene=scene)
+        self.encoding = p['encoding']
+        self.frame_id = p['frame_id']
+        self.max_frames = p['max_frames']
+        box = self._first_box(p['initial_box'])
+        self.declare_parameter(
+            'first_box', box or [0.0] * 4, _descriptor(
+                'box x, y, w, h (pixels, top-left and size) of the first frame: the ground '
+                'truth or initial_box; all zero when unknown'))
+
+        self.image_pub = self.create_publisher(Image, 'image', qos_profile_sensor_data)
+        reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                              history=HistoryPolicy.KEEP_LAST)
+        self.gt_pub = (self.create_publisher(TrackedTarget, '~/ground_truth', reliable)
+                       if self.frames.has_gt else None)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.initial_pub = self.create_publisher(TrackedTarget, '~/initial_box', latched)
+        self._initial_box = box
+        self._initial_sent = False
+
+        self.published = 0  # images published since start
+        self.passes = 0  # completed passes over the source
+        self.finished = False
+        self._current: tuple[int, np.ndarray] | None = None
+        self._played_in_pass = 0
+        self._timer = self.create_timer(1.0 / p['rate'], self._tick)
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self.get_logger().info(
+            f'publishing {self.frames.description} on {self.image_pub.topic_name} at '
+            f'{p["rate"]:g} Hz ({self.encoding}, frame_id {self.frame_id!r}, '
+            f'loop={self.get_parameter("loop").value}, paused={self.get_parameter("paused").value}'
+            f', ground truth: {"yes" if self.frames.has_gt else "no"})')
+
+    def _declare_parameters(self) -> dict:
+        specs = [
+            ('source', '', _descriptor(
+                "'' or 'synthetic': a generated scene; a video file; an image folder (an "
+                'annotated sequence folder brings its ground truth); a folder with '
+                'manifest.json plus the sequence parameter')),
+            ('sequence', '', _descriptor('name of a sequence in the manifest.json of source')),
+            ('ground_truth', '', _descriptor(
+                'optional file of x,y,w,h rows (or VOT polygons), one per frame')),
+            ('rate', 15.0, _descriptor('publishing rate', read_only=False, lo=0.1, hi=1000.0,
+                                       constraints='Hz')),
+            ('loop', True, _descriptor('start again at the first frame after the last one',
+                                       read_only=False)),
+            ('paused', False, _descriptor(
+                'repeat the current frame with fresh stamps instead of playing on',
+                read_only=False)),
+            ('max_frames', 0, _descriptor('play at most this many frames per pass (0: all)',
+                                          lo=0, hi=2 ** 31 - 1)),
+            ('encoding', 'rgb8', _descriptor('image encoding', constraints='rgb8 or bgr8')),
+            ('frame_id', 'camera', _descriptor('header.frame_id of the images')),
+            ('scene_frames', 300, _descriptor('frames of the generated scene', lo=1,
+                                              hi=100000)),
+            ('scene_width', 320, _descriptor('width of the generated scene', lo=64, hi=4096)),
+            ('scene_height', 240, _descriptor('height of the generated scene', lo=64,
+                                              hi=4096)),
+            ('scene_seed', 0, _descriptor('seed of the generated scene (textures, path)',
+                                          lo=0, hi=2 ** 31 - 1)),
+            ('scene_speed', 3.0, _descriptor('object speed in the generated scene, px/frame',
+                                             lo=0.0, hi=100.0)),
+            ('scene_scale_change', 0.0, _descriptor(
+                'relative size change of the object in the generated scene', lo=0.0,
+                hi=0.9)),
+            ('scene_distractor', False, _descriptor(
+                'add a second, similar object to the generated scene')),
+        ]
+        values = {}
+        for name, default, descriptor in specs:
+            values[name] = self.declare_parameter(name, default, descriptor).value
+        values['initial_box'] = self.declare_parameter('initial_box', [0.0] * 4, _descriptor(
+            'box x, y, w, h of the first frame for sources without ground truth; all zero: '
+            'none')).value
+        if values['encoding'] not in ENCODINGS:
+            raise SourceError(f"encoding must be one of {ENCODINGS}, got {values['encoding']!r}")
+        return values
+
+    def _first_box(self, given) -> list[float] | None:
+        if any(float(v) != 0.0 for v in given):
+            box = [float(v) for v in given]
+            if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= 0 \
+                    or box[3] <= 0:
+                raise SourceError(f'initial_box must be 4 finite numbers x, y, w, h with '
+                                  f'w, h > 0, got {list(given)}')
+            return box
+        row = self.frames.gt(0)
+        if row is not None and np.isfinite(row).all():
+            return [float(v) for v in row]
+        return None
+
+    # --- parameters ------------------------------------------------------------------
+    def _check_parameters(self, params) -> SetParametersResult:
+        for param in params:
+            if param.name == 'rate' and not (param.value is not None and param.value > 0):
+                return SetParametersResult(successful=False, reason='rate must be > 0')
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params) -> None:
+        for param in params:
+            if param.name == 'rate':
+                self._timer.cancel()
+                self.destroy_timer(self._timer)
+                self._timer = self.create_timer(1.0 / float(param.value), self._tick)
+            elif param.name in ('paused', 'loop'):
+                self.get_logger().info(f'{param.name} = {param.value}')
+
+    # --- publishing ------------------------------------------------------------------
+    def _advance(self) -> tuple[int, np.ndarray] | None:
+        """The next frame, honouring max_frames and loop; None at the end of the source."""
+        at_end = self.max_frames and self._played_in_pass >= self.max_frames
+        item = None if at_end else self._read_next()
+        if item is None:
+            if self._played_in_pass == 0 or not self.get_parameter('loop').value:
+                return None
+            self.passes += 1
+            self.frames.rewind()
+            self._played_in_pass = 0
+            item = self._read_next()
+            if item is None:
+                return None
+        self._played_in_pass += 1
+        return item
+
+    def _read_next(self):
+        try:
+            return self.frames.next()
+        except (seqio.FrameReadError, OSError) as exc:
+            # One unreadable file must not stop the stream: skip it, say so (rate-limited).
+            self.get_logger().warning(f'skipping an unreadable frame: {exc}',
+                                      throttle_duration_sec=5.0)
+            try:
+                return self.frames.next()
+            except (seqio.FrameReadError, OSError):
+                return None
+
+    def _tick(self) -> None:
+        paused = self.get_parameter('paused').value
+        if not paused or self._current is None:
+            item = self._advance()
+            if item is None:
+                if not self.finished:
+                    self.finished = True
+                    self.passes += 1
+                    self.get_logger().info(f'end of the source after {self.published} images; '
+                                           'nothing more to publish')
+                return
+            self._current = item
+            self.finished = False
+        index, rgb = self._current
+        header = Header()
+        header.stamp = self.get_clock().now().to_msg()
+        header.frame_id = self.frame_id
+        self.image_pub.publish(rgb_to_image_msg(rgb, header, self.encoding))
+        self.published += 1
+        if self.gt_pub is not None:
+            self.gt_pub.publish(self._box_msg(header, self.frames.gt(index), index + 1))
+        if not self._initial_sent and self._initial_box is not None:
+            self.initial_pub.publish(self._box_msg(header, np.array(self._initial_box), 1))
+            self._initial_sent = True
+
+    @staticmethod
+    def _box_msg(header, row, target_id: int) -> TrackedTarget:
+        msg = TrackedTarget()
+        msg.header = header
+        msg.target_id = int(target_id)
+        if row is not None and np.isfinite(row).all():
+            x, y, w, h = (float(v) for v in row)
+            msg.state = TrackedTarget.STATE_TRACKING
+            msg.center_x, msg.center_y = x + w / 2.0, y + h / 2.0
+            msg.size_x, msg.size_y = w, h
+            msg.confidence = 1.0
+            msg.scale = 1.0
+        else:
+            msg.state = TrackedTarget.STATE_LOST
+        return msg
+
+    def destroy_node(self):
+        if isinstance(self.frames, _VideoFrames):
+            self.frames.close()
+        return super().destroy_node()
+
+
+def main(args=None) -> int:
+    """Console script ``rar_video_source``: 0 on a clean stop, 2 when the source is bad."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = VideoSourceNode()
+        rclpy.spin(node)
+    except (SourceError, ParameterException) as exc:
+        print(f'[video_source] error: {exc}', file=sys.stderr, flush=True)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

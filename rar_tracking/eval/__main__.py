@@ -1,0 +1,150 @@
+"""Benchmark command line: ``python -m rar_tracking.eval --help``.
+
+Example (the reference run of docs/evaluation.md)::
+
+    python -m rar_tracking.eval --data ../shared/data/tracking --trackers csrt,kcf,mil \\
+        --out results/opencv
+
+Writes ``results.json`` (per sequence, per tag and mean scores, fps, the tracker specs and
+configuration, versions), ``boxes/<tracker>/<sequence>.txt|.csv`` and success/precision
+plots, and prints a table of AUC and P@20.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_TRACKER_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog='python -m rar_tracking.eval',
+        description='One-pass evaluation (OTB protocol) of RAR and OpenCV trackers.')
+    src = p.add_argument_group('data')
+    src.add_argument('--data', help='a folder with manifest.json (../shared/data/tracking), '
+                     'a folder of OTB/VOT/GOT-10k/LaSOT sequence folders, or one sequence')
+    src.add_argument('--synthetic', type=int, metavar='N', default=0,
+                     help='evaluate on N generated sequences instead (or as well)')
+    src.add_argument('--synthetic-frames', type=int, default=60, metavar='N',
+                     help='frames per generated sequence (default 60)')
+    src.add_argument('--seed', type=int, default=0, help='seed of the generated sequences')
+    src.add_argument('--sequences', help='comma-separated names to keep (default: all)')
+    src.add_argument('--max-frames', type=int, metavar='N',
+                     help='use only the first N frames of every sequence')
+    trk = p.add_argument_group('trackers')
+    trk.add_argument('--trackers', default='csrt,kcf',
+                     help='comma-separated specs: csrt, kcf, mil, rar, rar:<trunk>, '
+                     'rar:<trunk>@<weights> (default: csrt,kcf)')
+    trk.add_argument('--device', default='auto',
+                     help="RAR device: auto, cpu, cuda or cuda:N (default auto)")
+    trk.add_argument('--threads', type=int, default=1,
+                     help='torch CPU threads for RAR (default 1; OpenCV always uses 1)')
+    trk.add_argument('--rar-crop-size', type=int, metavar='PX',
+                     help='RAR crop_size (e.g. 129 for a quick run)')
+    trk.add_argument('--rar-config', action='append', default=[], metavar='KEY=VALUE',
+                     help='any TrackerConfig field for RAR; repeatable')
+    out = p.add_argument_group('output')
+    out.add_argument('--out', default='results', help='output folder (default results/)')
+    out.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
+    out.add_argument('--quiet', action='store_true', help='no progress bars')
+    return p
+
+
+def _load_sequences(args, parser):
+    from ..data.sequences import SequenceError, load_dataset
+    from ..data.synthetic import make_suite
+
+    names = [n.strip() for n in args.sequences.split(',') if n.strip()] if args.sequences \
+        else None
+    sequences = []
+    if args.data:
+        if not Path(args.data).exists():
+            parser.error(f'--data {args.data}: no such folder')
+        try:
+            sequences += load_dataset(args.data, None)
+        except SequenceError as exc:
+            parser.error(str(exc))
+    if args.synthetic:
+        if args.synthetic < 0 or args.synthetic_frames < 2:
+            parser.error('--synthetic needs N >= 1 and --synthetic-frames >= 2')
+        sequences += make_suite(args.synthetic, args.synthetic_frames, seed=args.seed)
+    if not args.data and not args.synthetic:
+        parser.error('give --data PATH and/or --synthetic N')
+    if names is not None:
+        by_name = {s.name: s for s in sequences}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            parser.error(f'unknown sequence(s) {unknown}; known: {sorted(by_name)}')
+        sequences = [by_name[n] for n in names]
+    if args.max_frames is not None:
+        if args.max_frames < 2:
+            parser.error('--max-frames must be >= 2')
+        sequences = [s.head(args.max_frames) for s in sequences]
+    return sequences
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    sequences = _load_sequences(args, parser)
+
+    from ..errors import RARError
+    from .run import format_table, run_benchmark, summarize, write_results
+    from .trackers import make_tracker, parse_overrides
+
+    try:
+        overrides = parse_overrides(args.rar_config)
+    except ValueError as exc:
+        parser.error(f'--rar-config: {exc}')
+    if args.rar_crop_size is not None:
+        overrides['crop_size'] = args.rar_crop_size
+    specs = [s.strip() for s in args.trackers.split(',') if s.strip()]
+    if not specs:
+        parser.error('--trackers is empty')
+    trackers = []
+    for spec in specs:
+        try:
+            trackers.append(make_tracker(spec, device=args.device, threads=args.threads,
+                                         rar_overrides=overrides))
+        except (ValueError, FileNotFoundError, RARError, RuntimeError, ImportError) as exc:
+            print(f'error: cannot build tracker {spec!r}: {type(exc).__name__}: {exc}',
+                  file=sys.stderr)
+            return EXIT_USAGE
+
+    from tqdm import tqdm
+
+    total = sum(len(s) for s in sequences)
+    print(f'{len(sequences)} sequences, {total} frames; trackers: '
+          + ', '.join(f"{t.name} ({t.describe().get('device', 'cpu')})" for t in trackers),
+          file=sys.stderr)
+    with tqdm(total=total, unit='frame', disable=args.quiet, dynamic_ncols=True,
+              file=sys.stderr) as bar:
+        records = run_benchmark(sequences, trackers,
+                                on_sequence_start=lambda s: bar.set_postfix_str(s.name),
+                                progress=bar.update)
+    summary = summarize(records)
+    settings = {'command': ' '.join(['python -m rar_tracking.eval'] + list(
+        argv if argv is not None else sys.argv[1:])),
+        'data': str(Path(args.data).resolve()) if args.data else None,
+        'synthetic': args.synthetic, 'synthetic_frames': args.synthetic_frames,
+        'seed': args.seed, 'max_frames': args.max_frames, 'sequences': args.sequences,
+        'trackers': specs, 'device': args.device, 'threads': args.threads,
+        'rar_overrides': overrides}
+    path = write_results(args.out, records, summary, sequences, trackers, settings)
+    if not args.no_plots:
+        from .plots import write_plots
+
+        write_plots(summary, args.out)
+    print(format_table(summary, sequences))
+    print(f'results: {path}')
+    failed = {name: r['errors'] for name, r in summary.items() if r['errors']}
+    for name, errors in failed.items():
+        for seq, message in errors.items():
+            print(f'error: {name} on {seq}: {message}', file=sys.stderr)
+    return EXIT_TRACKER_ERRORS if failed else EXIT_OK
+
+
+if __name__ == '__main__':
+    sys.exit(main())

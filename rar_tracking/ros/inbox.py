@@ -1,0 +1,159 @@
+"""What the subscription callbacks hand to the tracker thread (pure Python, no rclpy).
+
+The image callbacks only call :meth:`Inbox.put_frame`: the frame becomes the single pending
+frame (replacing, and counting as dropped, one that the tracker thread had not taken yet) and
+is appended to a short ring of recent frames, which ``~/set_target`` and clicks search by stamp.
+The tracker thread takes work with :meth:`Inbox.next_work`: commands first (set target, reset,
+configuration), then frames scheduled for catching up after a target was set on an older
+frame, then the pending frame. Nothing here grows without bound.
+"""
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Frame:
+    """One received image message and when it arrived."""
+
+    seq: int  # arrival number, strictly increasing (stamps may repeat or go back)
+    stamp_ns: int  # header.stamp in nanoseconds (0 when the source sets none)
+    frame_id: str
+    msg: Any  # sensor_msgs/Image or sensor_msgs/CompressedImage
+    received_ns: int = field(default_factory=time.monotonic_ns)
+
+
+class Inbox:
+    """Newest-frame slot + ring of recent frames + command queue, under one lock."""
+
+    def __init__(self, ring_size: int):
+        if ring_size < 1:
+            raise ValueError(f'ring_size must be >= 1, got {ring_size}')
+        self._cond = threading.Condition()
+        self._ring: collections.deque[Frame] = collections.deque(maxlen=ring_size)
+        self._pending: Frame | None = None
+        self._catch_up: collections.deque[Frame] = collections.deque()
+        self._commands: collections.deque[Any] = collections.deque()
+        self._seq = 0
+        self._last_done_seq = 0  # the newest frame the tracker thread has handled
+        self._closed = False
+        self.received = 0  # frames put in total
+        self.dropped = 0  # frames replaced before the tracker thread took them, in total
+        self._dropped_since = 0  # ... since the last take_dropped()
+
+    # --- producer side (subscription and service callbacks) ---------------------------
+    def put_frame(self, stamp_ns: int, frame_id: str, msg: Any) -> Frame:
+        """Store a newly received frame as the pending one and in the ring."""
+        with self._cond:
+            self._seq += 1
+            frame = Frame(self._seq, int(stamp_ns), frame_id, msg)
+            self._ring.append(frame)
+            if self._pending is not None:
+                self.dropped += 1
+                self._dropped_since += 1
+            self._pending = frame
+            self.received += 1
+            self._cond.notify()
+            return frame
+
+    def post(self, command: Any) -> None:
+        """Queue a command for the tracker thread (handled before any frame)."""
+        with self._cond:
+            self._commands.append(command)
+            self._cond.notify()
+
+    def find(self, stamp_ns: int) -> Frame | None:
+        """The newest buffered frame with this stamp; stamp 0 means the newest frame."""
+        with self._cond:
+            if not self._ring:
+                return None
+            if stamp_ns == 0:
+                return self._ring[-1]
+            for frame in reversed(self._ring):
+                if frame.stamp_ns == stamp_ns:
+                    return frame
+            return None
+
+    def buffered_stamps(self) -> list[int]:
+        """Stamps of the buffered frames, oldest first."""
+        with self._cond:
+            return [f.stamp_ns for f in self._ring]
+
+    def newest(self) -> Frame | None:
+        with self._cond:
+            return self._ring[-1] if self._ring else None
+
+    # --- consumer side (the tracker thread) -------------------------------------------
+    def next_work(self, timeout: float | None = None) -> tuple[str, Any] | None:
+        """Wait for work: ('command', c), ('frame', f) or None on timeout/close.
+
+        A catch-up frame or the pending frame is handed out only if it is newer than the
+        last frame handed out, so that no frame is tracked twice.
+        """
+        with self._cond:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                if self._closed:
+                    return None
+                if self._commands:
+                    return 'command', self._commands.popleft()
+                while self._catch_up:
+                    frame = self._catch_up.popleft()
+                    if frame.seq > self._last_done_seq:
+                        self._last_done_seq = frame.seq
+                        return 'frame', frame
+                if self._pending is not None:
+                    frame, self._pending = self._pending, None
+                    if frame.seq > self._last_done_seq:
+                        self._last_done_seq = frame.seq
+                        return 'frame', frame
+                    continue
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+
+    def mark_done(self, frame: Frame) -> None:
+        """Record that ``frame`` was handled outside next_work (e.g. set as the target)."""
+        with self._cond:
+            self._last_done_seq = max(self._last_done_seq, frame.seq)
+            self._forget_handled_pending()
+
+    def schedule_catch_up(self, after: Frame, limit: int) -> int:
+        """Queue the buffered frames newer than ``after`` (at most the ``limit`` newest)."""
+        with self._cond:
+            newer = [f for f in self._ring if f.seq > after.seq]
+            self._catch_up.clear()
+            if limit > 0:
+                self._catch_up.extend(newer[-limit:])
+            self._last_done_seq = max(self._last_done_seq, after.seq)
+            self._forget_handled_pending()
+            return len(self._catch_up)
+
+    def _forget_handled_pending(self) -> None:
+        # The pending frame is the newest one; once it is handled or queued for catching
+        # up, keeping it would count the next arrival as a drop.
+        pending = self._pending
+        if pending is not None and (pending.seq <= self._last_done_seq or (
+                self._catch_up and pending.seq <= self._catch_up[-1].seq)):
+            self._pending = None
+
+    def clear_catch_up(self) -> None:
+        with self._cond:
+            self._catch_up.clear()
+
+    def take_dropped(self) -> int:
+        """Frames dropped since the previous call (for TrackedTarget.dropped_frames)."""
+        with self._cond:
+            n, self._dropped_since = self._dropped_since, 0
+            return n
+
+    def close(self) -> None:
+        """Wake the tracker thread for good (next_work returns None from now on)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

@@ -18,6 +18,7 @@ def test_perfect_tracker_scores_one():
     gt = _track(12) + np.arange(12)[:, None] * [3, 1, 0, 0]
     score = evaluate_sequence(gt.copy(), gt, np.full(11, 0.01))
     assert score.auc == 1.0
+    assert score.auc_otb == pytest.approx(20 / 21)  # the toolkit's strict IoU > 1 fails
     assert score.precision == 1.0
     assert score.norm_precision == 1.0
     assert score.mean_iou == 1.0
@@ -34,7 +35,7 @@ def test_known_shift_gives_known_iou_and_center_error():
     np.testing.assert_allclose(center_error(pred, gt, normalized=True), 0.5)
     score = evaluate_sequence(pred, gt)
     # IoU 1/3 passes the thresholds 0, 0.05, ..., 0.30 (7 of 21).
-    assert score.auc == pytest.approx(7 / 21)
+    assert score.auc == pytest.approx(7 / 21) == score.auc_otb
     np.testing.assert_array_equal(score.success_curve, (SUCCESS_THRESHOLDS <= 1 / 3) * 1.0)
     # Error 5 px: misses the thresholds 0..4, passes 5..50.
     np.testing.assert_array_equal(score.precision_curve, (PRECISION_THRESHOLDS >= 5) * 1.0)
@@ -131,3 +132,13 @@ def test_shape_mismatch_is_an_error():
         evaluate_sequence(_track(3), _track(4))
     with pytest.raises(ValueError, match='N x 4'):
         iou(np.zeros((3, 3)), np.zeros((3, 3)))
+
+
+def test_iou_exactly_on_a_threshold():
+    gt = _track(3)
+    pred = gt.copy()
+    pred[:, 3] = 5.0  # half the box: IoU exactly 0.5
+    score = evaluate_sequence(pred, gt)
+    assert score.mean_iou == 0.5
+    assert score.auc == pytest.approx(11 / 21)  # thresholds 0 .. 0.5
+    assert score.auc_otb == pytest.approx(10 / 21)  # the toolkit's IoU > 0.5 fails at 0.5

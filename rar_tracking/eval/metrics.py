@@ -6,7 +6,8 @@ against the ground truth. Per sequence:
 - success curve: share of scored frames with ``IoU >= t`` for 21 thresholds
   ``t = 0, 0.05, ..., 1`` (at ``t = 0`` a frame needs ``IoU > 0``); its AUC is the mean
   of the curve, as in the OTB toolkit. The toolkit counts ``IoU > t`` everywhere, which
-  differs only for IoUs exactly on a threshold (a perfect tracker scores 1 here, 20/21 there);
+  differs only for IoUs exactly on a threshold (a perfect tracker scores 1 here, 20/21 there;
+  integer boxes hit 0.5 now and then). That strict variant is reported as ``auc_otb``;
 - precision curve: share of frames with centre error ``<= d`` for ``d = 0..50`` px, and
   precision at 20 px (P@20);
 - normalized precision (LaSOT): centre error divided by the ground-truth width and height
@@ -110,6 +111,7 @@ class SequenceScore:
     frames: int  # frames in the sequence (tracked)
     scored: int  # frames that count (after the first, with ground truth)
     auc: float
+    auc_otb: float  # strict IoU > t at every threshold, exactly as the OTB toolkit
     precision: float  # at 20 px
     norm_precision: float  # at 0.2
     mean_iou: float
@@ -123,7 +125,8 @@ class SequenceScore:
 
     def as_dict(self, curves: bool = True) -> dict:
         d = {'name': self.name, 'tags': list(self.tags), 'frames': self.frames,
-             'scored': self.scored, 'auc': self.auc, 'precision': self.precision,
+             'scored': self.scored, 'auc': self.auc, 'auc_otb': self.auc_otb,
+             'precision': self.precision,
              'norm_precision': self.norm_precision, 'mean_iou': self.mean_iou, 'fps': self.fps,
              'track_calls': self.track_calls, 'track_seconds': self.track_seconds}
         if curves:
@@ -171,6 +174,8 @@ def evaluate_sequence(pred, gt, times=None, *, name: str = '', tags: Iterable[st
     return SequenceScore(
         name=name, tags=list(tags), frames=len(p), scored=int(scored.sum()),
         auc=float(np.mean(sc)) if ious.size else float('nan'),
+        auc_otb=float(np.mean(ious[None, :] > SUCCESS_THRESHOLDS[:, None])) if ious.size
+        else float('nan'),
         precision=_at(pc, PRECISION_THRESHOLDS, PRECISION_AT),
         norm_precision=_at(npc, NORM_PRECISION_THRESHOLDS, NORM_PRECISION_AT),
         mean_iou=float(ious.mean()) if ious.size else float('nan'), fps=fps,
@@ -183,7 +188,8 @@ def aggregate(scores: list[SequenceScore]) -> dict:
     NP@0.2, mean IoU and of the curves; ``fps`` over all frames together."""
     usable = [s for s in scores if s.scored > 0]
     if not usable:
-        return {'sequences': 0, 'auc': float('nan'), 'precision': float('nan'),
+        return {'sequences': 0, 'auc': float('nan'), 'auc_otb': float('nan'),
+                'precision': float('nan'),
                 'norm_precision': float('nan'), 'mean_iou': float('nan'), 'fps': float('nan'),
                 'success_curve': [], 'precision_curve': [], 'norm_precision_curve': []}
     calls = sum(s.track_calls for s in scores)
@@ -191,6 +197,7 @@ def aggregate(scores: list[SequenceScore]) -> dict:
     return {
         'sequences': len(usable),
         'auc': float(np.mean([s.auc for s in usable])),
+        'auc_otb': float(np.mean([s.auc_otb for s in usable])),
         'precision': float(np.mean([s.precision for s in usable])),
         'norm_precision': float(np.mean([s.norm_precision for s in usable])),
         'mean_iou': float(np.mean([s.mean_iou for s in usable])),

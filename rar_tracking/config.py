@@ -54,7 +54,7 @@ class TrackerConfig:
 
     # --- Search area and scale (Section 4.1) -----------------------------------------
     search_area_factor: float = _param(
-        4.0, 'side of the crop relative to the geometric mean of the target size '
+        3.0, 'side of the crop relative to the geometric mean of the target size '
         '(the paper pads the target by 2x; see docs/method.md)', lo=1.5, hi=8.0, dynamic=True)
     num_scales: int = _param(3, 'scales of the proposal pyramid', lo=1, hi=7)
     scale_step: float = _param(1.02, 'ratio between neighbouring pyramid scales', lo=1.0,

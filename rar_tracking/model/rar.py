@@ -1,0 +1,95 @@
+"""The RAR network (Fig. 3): a Siamese stride-8 trunk, a 1x1 channel reduction and a
+hierarchical attention module per stage, and the refinement model.
+
+``RARNet.forward`` maps a batch of crops to the reinforced attentional representation
+phi^a (Section 3.1) used by the correlation layer for both the template z and the search x
+(the two Siamese branches share every weight). The recurrent attention state is explicit: the
+caller passes and keeps it, which is what lets the tracker reset, copy and freeze it.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from .attention import AttentionState, HierarchicalAttention
+from .backbone import Trunk
+from .refinement import Refinement
+
+
+class ChannelReduction(nn.Module):
+    """1x1 convolution C_in -> C and a per-sample normalisation (GroupNorm with one group).
+
+    The projection starts semi-orthogonal, so untrained it keeps the ImageNet features'
+    geometry; the normalisation balances the very different magnitudes of the three stages.
+    """
+
+    def __init__(self, in_channels: int, channels: int):
+        super().__init__()
+        self.proj = nn.Conv2d(in_channels, channels, 1, bias=False)
+        nn.init.orthogonal_(self.proj.weight)
+        self.norm = nn.GroupNorm(1, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.proj(x))
+
+
+class RARNet(nn.Module):
+    """Trunk + per-stage reduction and attention + refinement.
+
+    Args:
+        trunk: a stride-8 :class:`~rar_tracking.model.backbone.Trunk`.
+        channels: C, channels after reduction (attention and filter width).
+    """
+
+    def __init__(self, trunk: Trunk, channels: int = 64):
+        super().__init__()
+        self.trunk = trunk
+        self.channels = channels
+        self.reduce = nn.ModuleList(ChannelReduction(c, channels) for c in trunk.out_channels)
+        self.attention = nn.ModuleList(HierarchicalAttention(channels) for _ in range(3))
+        self.refinement = Refinement(channels)
+        self.register_buffer('mean', torch.tensor(trunk.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(trunk.std).view(1, 3, 1, 1), persistent=False)
+        self.half_trunk = False  # fp16 autocast for the trunk on CUDA (set by the tracker)
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) RGB in [0, 255] -> the trunk's normalised input."""
+        return (images / 255.0 - self.mean) / self.std
+
+    def stage_features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """(N, 3, H, W) RGB [0, 255] -> three reduced stage maps (N, C, H/8, W/8), float32."""
+        x = self.normalize(images.float())
+        use_half = self.half_trunk and x.is_cuda
+        ctx = torch.autocast('cuda', dtype=torch.float16) if use_half else contextlib.nullcontext()
+        with ctx:
+            feats = self.trunk(x)
+        return [r(f.float()) for r, f in zip(self.reduce, feats)]
+
+    def attend(self, stages: list[torch.Tensor], states: list[AttentionState] | None
+               ) -> tuple[torch.Tensor, list[AttentionState], list[dict]]:
+        """Attention per stage (Eq. 3-7) and refinement; features normalised for the filter.
+
+        Returns phi^a (N, C, H', W') scaled to unit mean energy per position, the new states
+        and each stage's attention maps.
+        """
+        states = states or [None, None, None]
+        outs, new_states, maps = [], [], []
+        for module, feat, state in zip(self.attention, stages, states):
+            out, new_state, m = module(feat, state)
+            outs.append(out)
+            new_states.append(new_state)
+            maps.append(m)
+        phi = self.refinement(outs)
+        energy = phi.pow(2).sum(dim=1).mean(dim=(1, 2)).clamp_min(1e-12)
+        return phi / energy.sqrt()[:, None, None, None], new_states, maps
+
+    def forward(self, images: torch.Tensor, states: list[AttentionState] | None = None
+                ) -> tuple[torch.Tensor, list[AttentionState], list[dict]]:
+        """Crops (N, 3, H, W) RGB [0, 255] -> (phi^a, new attention states, attention maps)."""
+        return self.attend(self.stage_features(images), states)
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        """Parameters outside the trunk: reduction, attention and refinement."""
+        return [p for name, p in self.named_parameters() if not name.startswith('trunk.')]

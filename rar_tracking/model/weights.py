@@ -1,0 +1,86 @@
+"""Saving and loading RAR weights: safetensors (preferred) or ``torch.load(weights_only=True)``.
+
+A file records which trunk and width it was made for. ``load_rar_weights`` accepts a file with
+the head parameters only (reduction, attention, refinement: a few MB, what ships) or with the
+trunk too (after end-to-end training); any problem raises a WeightsError naming the file and
+what is wrong: missing, unreadable or hostile (a pickle that is not plain tensors), made for
+another trunk or width, missing or unexpected keys, wrong shapes, non-finite values.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import WeightsError
+from .backbone import load_state_dict_file
+from .rar import RARNet
+
+FORMAT = 'rar_tracking/1'
+
+
+def _metadata(net: RARNet, heads_only: bool) -> dict[str, str]:
+    return {'format': FORMAT, 'trunk': type(net.trunk).__name__ + ':' + getattr(
+        net.trunk, 'arch', 'efficientnet_lite0'), 'channels': str(net.channels),
+        'heads_only': json.dumps(heads_only)}
+
+
+def save_rar_weights(net: RARNet, path: str | os.PathLike, heads_only: bool = True,
+                     extra: dict[str, str] | None = None) -> Path:
+    """Write the network's weights; .safetensors gets the metadata in its header."""
+    path = Path(path)
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()
+             if not (heads_only and k.startswith('trunk.'))}
+    meta = dict(_metadata(net, heads_only), **(extra or {}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == '.safetensors':
+        from safetensors.torch import save_file
+        save_file(state, str(path), metadata=meta)
+    else:
+        state['__metadata__'] = torch.tensor(list(json.dumps(meta).encode()), dtype=torch.uint8)
+        torch.save(state, str(path))
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata a weights file was saved with ({} when it has none)."""
+    path = Path(path)
+    if path.suffix == '.safetensors':
+        try:
+            from safetensors import safe_open
+            with safe_open(str(path), framework='pt') as f:
+                return dict(f.metadata() or {})
+        except Exception as exc:
+            raise WeightsError(f'{path}: not a readable safetensors file ({exc})') from None
+    state = load_state_dict_file(path)
+    raw = state.get('__metadata__')
+    return json.loads(bytes(raw.tolist()).decode()) if raw is not None else {}
+
+
+def load_rar_weights(net: RARNet, path: str | os.PathLike) -> dict[str, str]:
+    """Load weights saved by :func:`save_rar_weights` into ``net``; returns the metadata."""
+    path = Path(path)
+    state = load_state_dict_file(path)
+    meta = read_metadata(path)
+    state.pop('__metadata__', None)
+    expected = _metadata(net, heads_only=False)
+    for key in ('trunk', 'channels'):
+        if key in meta and meta[key] != expected[key]:
+            raise WeightsError(f'{path}: made for {key} {meta[key]}, this network has '
+                               f'{expected[key]}')
+    own = net.state_dict()
+    unexpected = sorted(set(state) - set(own))
+    missing = sorted(k for k in own if not k.startswith('trunk.') and k not in state)
+    if unexpected or missing:
+        raise WeightsError(f'{path}: does not fit this network (missing keys {missing[:3]}, '
+                           f'unexpected keys {unexpected[:3]})')
+    for k, v in state.items():
+        if v.shape != own[k].shape:
+            raise WeightsError(f'{path}: {k} has shape {tuple(v.shape)}, expected '
+                               f'{tuple(own[k].shape)}')
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise WeightsError(f'{path}: {k} holds NaN or infinite values')
+    net.load_state_dict(state, strict=False)
+    return meta

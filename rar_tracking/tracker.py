@@ -1,0 +1,332 @@
+"""The RAR tracker: ``initialize(image, box)`` then ``track(image)`` frame after frame.
+
+State between frames (:class:`TrackerState`): the attention module's ConvLSTM (h, c) per stage,
+the template set of the correlation filter (Eq. 10 terms with weights beta_t), position, size,
+the reference peak and the lost counter. The backbone is never updated online; the filter is.
+
+One frame of ``track``:
+1. crop the search area around the last position at ``num_scales`` sizes (step ``scale_step``),
+   resize each crop to ``crop_size`` (Section 4.1);
+2. phi^a(x) for every scale with the stored attention state (Eq. 3-7 and the refinement);
+3. the response g(x) of Eq. 11 per scale; the best peak after ``scale_penalty`` gives the scale,
+   its (sub-cell) position the displacement;
+4. confidence = peak / reference peak, clipped to [0, 1]; the reference is the peak of the
+   first filter on its own template, so 1 means "as well matched as the box the user gave";
+5. only when confidence >= ``confidence_threshold``: the new template (the crop's features,
+   re-centred on the new position) joins the template set with weight ``learning_rate`` and
+   the attention state advances. A frame with confidence < ``lost_threshold`` is a miss (the
+   box holds still); ``lost_frames`` misses in a row make the state LOST: the filter and the
+   memory freeze (never learn the background) and the search covers ``lost_search_factor``
+   times the area at the same resolution, until a peak reaches ``recover_threshold``.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from .config import TrackerConfig
+from .errors import DeviceError, InvalidBoxError, InvalidImageError, NotInitializedError
+from .model.attention import AttentionState
+from .model.backbone import build_trunk, resolve_trunk_name
+from .model.correlation import (TemplateSet, cacf_terms, context_offsets, correlation_response,
+                                correlation_response_wide, cosine_window, gaussian_label,
+                                peak_and_psr, shift_zero_fill, subpixel_offset, template_patches)
+from .model.rar import RARNet
+from .model.weights import load_rar_weights
+from .types import Box, TrackResult, TrackState
+
+log = logging.getLogger(__name__)
+
+
+def select_device(name: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; an unavailable device raises DeviceError."""
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise DeviceError(f'device {name!r} is not a torch device ({exc})') from None
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise DeviceError(f'device {name!r} requested but CUDA is not available here '
+                              f'(torch {torch.__version__}); use device auto or cpu')
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(f'device {name!r} requested but only '
+                              f'{torch.cuda.device_count()} CUDA device(s) exist')
+    elif device.type != 'cpu':
+        raise DeviceError(f'device {name!r} is not supported (use auto, cpu or cuda[:N])')
+    return device
+
+
+def as_rgb_image(image) -> np.ndarray:
+    """Validate a frame: uint8 HxWx3 RGB (HxW gray and HxWx4 RGBA are converted)."""
+    if not isinstance(image, np.ndarray):
+        raise InvalidImageError(f'image must be a numpy array, got {type(image).__name__}')
+    if image.dtype != np.uint8:
+        raise InvalidImageError(f'image must be uint8, got {image.dtype}')
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise InvalidImageError(f'image must be HxWx3 RGB (or HxW gray), got shape {image.shape}')
+    if image.shape[0] < 2 or image.shape[1] < 2:
+        raise InvalidImageError(f'image is too small: {image.shape[1]}x{image.shape[0]}')
+    return image[:, :, :3]
+
+
+def validate_box(box, width: int, height: int) -> Box:
+    """A finite box of positive size overlapping the image, clipped to it."""
+    try:
+        box = Box.coerce(box)
+    except (TypeError, ValueError) as exc:
+        raise InvalidBoxError(f'not a box (x, y, w, h): {exc}') from None
+    if not box.is_finite():
+        raise InvalidBoxError(f'box has a NaN or infinite value: {box.as_tuple()}')
+    if box.w <= 0 or box.h <= 0:
+        raise InvalidBoxError(f'box is empty (w={box.w}, h={box.h})')
+    x0, y0 = max(box.x, 0.0), max(box.y, 0.0)
+    x1, y1 = min(box.x + box.w, float(width)), min(box.y + box.h, float(height))
+    if x1 - x0 < 1.0 or y1 - y0 < 1.0:
+        raise InvalidBoxError(f'box {box.as_tuple()} does not overlap the {width}x{height} image')
+    return Box(x0, y0, x1 - x0, y1 - y0)
+
+
+def crop_square(image: np.ndarray, cx: float, cy: float, side: float, out: int) -> np.ndarray:
+    """The square of ``side`` px centred on (cx, cy), resized to out x out (borders replicated)."""
+    s = out / side
+    matrix = np.array([[s, 0.0, out / 2.0 - s * cx], [0.0, s, out / 2.0 - s * cy]])
+    return cv2.warpAffine(image, matrix, (out, out), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+@dataclass
+class TrackerState:
+    """Everything ``track`` needs from the previous frames (copy with ``copy.deepcopy``)."""
+
+    center: tuple[float, float]
+    size: tuple[float, float]
+    base_size: tuple[float, float]
+    image_size: tuple[int, int]  # (width, height)
+    attention: list[AttentionState]
+    templates: TemplateSet
+    peak_ref: float
+    status: TrackState = TrackState.TRACKING
+    misses: int = 0
+    frame: int = 0
+    last: TrackResult | None = None
+    history: dict = field(default_factory=dict)
+
+    def __deepcopy__(self, memo):
+        return TrackerState(self.center, self.size, self.base_size, self.image_size,
+                            [s.clone() for s in self.attention], self.templates.copy(),
+                            self.peak_ref, self.status, self.misses, self.frame,
+                            copy.deepcopy(self.last, memo), dict(self.history))
+
+
+class RARTracker:
+    """Reinforced attentional representation + contextual attentional correlation filter.
+
+    Args:
+        config: every tunable (see :class:`~rar_tracking.config.TrackerConfig`).
+        net: an already built network to share (e.g. between trackers or with training);
+            by default one is built from ``config``.
+    """
+
+    def __init__(self, config: TrackerConfig | None = None, net: RARNet | None = None):
+        self.config = config = copy.deepcopy(config) if config is not None else TrackerConfig()
+        config.validate()
+        torch.set_num_threads(config.cpu_threads)
+        self.device = select_device(config.device)
+        if net is None:
+            trunk = build_trunk(config.trunk, config.trunk_weights, config.allow_random_trunk)
+            net = RARNet(trunk, config.feature_channels)
+            if config.weights:
+                load_rar_weights(net, config.weights)
+        self.trunk_name = resolve_trunk_name(config.trunk, config.trunk_weights) \
+            if config.trunk == 'auto' else config.trunk
+        self.net = net.to(self.device).eval()
+        if self.device.type == 'cuda':
+            self.net.half_trunk = config.half_precision
+            self.net.trunk.to(memory_format=torch.channels_last)
+        with torch.no_grad():  # the feature map size for this crop size (also warms up)
+            probe = self.net(torch.zeros(1, 3, config.crop_size, config.crop_size,
+                                         device=self.device))[0]
+        self.feature_size = tuple(probe.shape[-2:])
+        self.total_stride = config.crop_size / self.feature_size[0]
+        self._prepare_filter_constants()
+        self._state: TrackerState | None = None
+
+    # ------------------------------------------------------------------ configuration
+    def _prepare_filter_constants(self) -> None:
+        c, fs = self.config, self.feature_size
+        sigma = max(c.label_sigma * fs[0] / c.search_area_factor, 0.25)
+        self.label = gaussian_label(fs, sigma, device=self.device)
+        self.label_hat = torch.fft.rfft2(self.label)
+        self.window = cosine_window(fs, device=self.device)
+        self.scale_factors = [c.scale_step ** s for s in
+                              range(-(c.num_scales // 2), c.num_scales // 2 + 1)]
+
+    def update_config(self, **changes) -> None:
+        """Change dynamic fields while tracking; a non-dynamic field raises ValueError."""
+        fixed = set(changes) - TrackerConfig.dynamic_fields()
+        if fixed:
+            raise ValueError(f'{sorted(fixed)} cannot change while the tracker runs '
+                             f'(build a new tracker); dynamic: {sorted(TrackerConfig.dynamic_fields())}')
+        self.config = self.config.replace(**changes)
+        self._prepare_filter_constants()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def is_initialized(self) -> bool:
+        return self._state is not None
+
+    @property
+    def state(self) -> TrackState:
+        return self._state.status if self._state is not None else TrackState.IDLE
+
+    def reset(self) -> None:
+        """Forget the target, the filter and the attention memory."""
+        self._state = None
+
+    def get_state(self) -> TrackerState | None:
+        """A deep copy of the tracking state (to restore later with ``set_state``)."""
+        return copy.deepcopy(self._state)
+
+    def set_state(self, state: TrackerState | None) -> None:
+        self._state = copy.deepcopy(state)
+
+    # ------------------------------------------------------------------ features
+    def _features(self, image: np.ndarray, center, sides: list[float], out: int,
+                  attention: list[AttentionState] | None):
+        crops = np.stack([crop_square(image, center[0], center[1], s, out) for s in sides])
+        batch = torch.from_numpy(crops).to(self.device, non_blocking=True)
+        batch = batch.permute(0, 3, 1, 2).float()
+        if self.device.type == 'cuda':
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        states = [s.expand(len(sides)) for s in attention] if attention else None
+        phi, new_states, _ = self.net(batch, states)
+        return phi, new_states
+
+    def _template_terms(self, phi: torch.Tensor, box_cells: tuple[float, float]):
+        c = self.config
+        offsets = context_offsets(c.num_context, max(1, round(c.context_offset * box_cells[1])),
+                                  max(1, round(c.context_offset * box_cells[0])))
+        z0, ctx = template_patches(phi, self.window, offsets)
+        return cacf_terms(z0, ctx, self.label_hat), z0
+
+    def _box_cells(self, size, side) -> tuple[float, float]:
+        scale = self.feature_size[0] / side
+        return size[0] * scale, size[1] * scale
+
+    def _side(self, size) -> float:
+        return self.config.search_area_factor * math.sqrt(size[0] * size[1])
+
+    # ------------------------------------------------------------------ API
+    @torch.no_grad()
+    def initialize(self, image, box) -> TrackResult:
+        """Start tracking the target in ``box`` (x, y, w, h; pixels) of ``image`` (RGB)."""
+        start = time.perf_counter()
+        image = as_rgb_image(image)
+        height, width = image.shape[:2]
+        box = validate_box(box, width, height)
+        size = (max(box.w, self.config.min_size), max(box.h, self.config.min_size))
+        center = box.center
+        side = self._side(size)
+        phi, attention = self._features(image, center, [side], self.config.crop_size, None)
+        (numerator, energy, context), z0 = self._template_terms(phi, self._box_cells(size, side))
+        templates = TemplateSet(self.config.num_templates, self.config.first_template_weight)
+        templates.add((numerator, energy, context), self.config.learning_rate)
+        w_hat = templates.filter(self.config.lambda1, self.config.lambda2)
+        peak_ref = float(correlation_response(w_hat, z0).max())
+        if not math.isfinite(peak_ref) or peak_ref <= 0:
+            raise InvalidBoxError(f'the box {box.as_tuple()} gives no usable template '
+                                  '(a flat or empty image region)')
+        self._state = TrackerState(center, size, size, (width, height), attention, templates,
+                                   peak_ref)
+        result = TrackResult(Box.from_center(*center, *size), TrackState.TRACKING, 1.0, peak_ref,
+                             float('inf'), 1.0, (time.perf_counter() - start) * 1e3)
+        self._state.last = result
+        return result
+
+    @torch.no_grad()
+    def track(self, image) -> TrackResult:
+        """Locate the target in the next frame."""
+        if self._state is None:
+            raise NotInitializedError('track() before initialize(): set a target first')
+        start = time.perf_counter()
+        image = as_rgb_image(image)
+        st, c = self._state, self.config
+        height, width = image.shape[:2]
+        if (width, height) != st.image_size:
+            raise InvalidImageError(f'image size changed from {st.image_size[0]}x'
+                                    f'{st.image_size[1]} to {width}x{height}; '
+                                    'initialize the target again')
+        st.frame += 1
+        side = self._side(st.size)
+        w_hat = st.templates.filter(c.lambda1, c.lambda2)
+        lost = st.status == TrackState.LOST
+        if lost:  # wider search at the same resolution, one scale, memory read only
+            factor = c.lost_search_factor
+            out = int(round(c.crop_size * factor))
+            phi, _ = self._features(image, st.center, [side * factor], out, st.attention)
+            response = correlation_response_wide(w_hat, phi * _wide_window(self.window, phi),
+                                                 self.feature_size)
+            sides, penalties = [side * factor], [1.0]
+            new_states = None
+        else:
+            sides = [side * f for f in self.scale_factors]
+            phi, new_states = self._features(image, st.center, sides, c.crop_size,
+                                             st.attention)
+            response = correlation_response(w_hat, phi * self.window)
+            penalties = [1.0 if f == 1.0 else c.scale_penalty for f in self.scale_factors]
+        peaks, idx, psrs = peak_and_psr(response)
+        scored = peaks * torch.tensor(penalties, device=peaks.device)
+        best = int(scored.argmax())
+        peak, psr = float(peaks[best]), float(psrs[best])
+        dy, dx = subpixel_offset(response[best], *idx[best].tolist())
+        cell_px = sides[best] / (phi.shape[-1] * 1.0) if lost else sides[best] / self.feature_size[0]
+        confidence = float(np.clip(peak / st.peak_ref, 0.0, 1.0)) if math.isfinite(peak) else 0.0
+
+        found = confidence >= (c.recover_threshold if lost else c.lost_threshold)
+        if found:
+            cx = min(max(st.center[0] + dx * cell_px, 0.0), float(width))
+            cy = min(max(st.center[1] + dy * cell_px, 0.0), float(height))
+            scale = 1.0 if lost else self.scale_factors[best]
+            s = 1.0 - c.scale_lr + c.scale_lr * scale
+            w = min(max(st.size[0] * s, c.min_size), float(width))
+            h = min(max(st.size[1] * s, c.min_size), float(height))
+            st.center, st.size, st.misses = (cx, cy), (w, h), 0
+            st.status = TrackState.TRACKING
+            if not lost and confidence >= c.confidence_threshold:
+                self._learn(phi[best:best + 1], dy, dx, sides[best], new_states, best)
+        else:
+            st.misses += 1
+            if st.misses >= c.lost_frames:
+                st.status = TrackState.LOST
+        result = TrackResult(Box.from_center(*st.center, *st.size), st.status, confidence, peak,
+                             psr, math.sqrt(st.size[0] * st.size[1] /
+                                            (st.base_size[0] * st.base_size[1])),
+                             (time.perf_counter() - start) * 1e3, {'scale_index': best})
+        st.last = result
+        return result
+
+    def _learn(self, phi: torch.Tensor, dy: float, dx: float, side: float,
+               new_states: list[AttentionState], best: int) -> None:
+        """Add the re-centred template of this frame to the set; advance the attention memory."""
+        st, c = self._state, self.config
+        centred = shift_zero_fill(phi, int(round(dy)), int(round(dx)))
+        terms, _ = self._template_terms(centred, self._box_cells(st.size, self._side(st.size)))
+        st.templates.first_weight = c.first_template_weight
+        st.templates.add(terms, c.learning_rate)
+        st.attention = [s.select(best) for s in new_states]
+
+
+def _wide_window(window: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
+    """A cosine window of the wide map's size (the wide crop is damped at its own borders)."""
+    return cosine_window(tuple(phi.shape[-2:]), device=window.device, dtype=window.dtype)

@@ -92,7 +92,7 @@ def image_msg_to_rgb(msg) -> np.ndarray:
     if key == 'mono8':
         return cv2.cvtColor(np.ascontiguousarray(pixels[:, :, 0]), cv2.COLOR_GRAY2RGB)
     if key == 'rgb8':
-        return np.ascontiguousarray(pixels)  # a copy: rows is a strided view when padded
+        return pixels.copy()  # never a view of the message's buffer
     if key == 'rgba8':
         return np.ascontiguousarray(pixels[:, :, :3])
     # bgr8 and bgra8: reverse the first three channels.

@@ -130,7 +130,9 @@ class Inbox:
             self._catch_up.clear()
             if limit > 0:
                 self._catch_up.extend(newer[-limit:])
-            self._last_done_seq = max(self._last_done_seq, after.seq)
+            # The new target starts at ``after``: newer frames are tracked again even if
+            # they were handled before (for the previous target, or while idle).
+            self._last_done_seq = after.seq
             self._forget_handled_pending()
             return len(self._catch_up)
 

@@ -7,6 +7,8 @@ messages go through the middleware like in a deployment.
 """
 from __future__ import annotations
 
+import itertools
+import os
 import threading
 import time
 from typing import Any, Callable
@@ -27,6 +29,18 @@ from rar_tracking_msgs.msg import TrackedTarget
 from rar_tracking_msgs.srv import SetTarget
 
 from .image_conversion import rgb_to_image_msg
+
+#: Parameters that make a tracker node fast enough for tests on a small CPU.
+FAST_PARAMETERS = {'trunk': 'efficientnet_lite0', 'crop_size': 129, 'device': 'cpu',
+                   'cpu_threads': 1, 'diagnostics_period': 0.5}
+
+_session_numbers = itertools.count(1)
+
+
+def isolate_ros_domain() -> None:
+    """Keep test traffic on this host and off the default domain (unless already chosen)."""
+    os.environ.setdefault('ROS_DOMAIN_ID', str(10 + os.getpid() % 90))
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
 
 def ns_to_time(ns: int):
@@ -97,7 +111,8 @@ class TrackerClient:
 
     def wait_ready(self, timeout: float = 15.0) -> bool:
         """True once the tracker subscribes to our images and offers its services."""
-        return self.wait_for(lambda: self.image_pub.get_subscription_count() > 0
+        return self.wait_for(lambda: (self.image_pub.get_subscription_count() > 0
+                                      or self.compressed_pub.get_subscription_count() > 0)
                              and self.set_target_client.service_is_ready()
                              and self.reset_client.service_is_ready()
                              and self.parameters_client.service_is_ready(), timeout)
@@ -157,3 +172,43 @@ class TrackerClient:
 
     def destroy(self) -> None:
         self.node.destroy_node()
+
+
+class TrackerSession:
+    """A tracker node and a :class:`TrackerClient` in a fresh namespace, spinning.
+
+    Args:
+        context: an initialised rclpy Context.
+        parameters: parameter overrides on top of :data:`FAST_PARAMETERS`.
+        tracker_factory: passed to :class:`RARTrackerNode`.
+    """
+
+    def __init__(self, context, parameters: dict | None = None, tracker_factory=None,
+                 ready_timeout: float = 20.0):
+        from .tracker_node import RARTrackerNode
+
+        self.namespace = f'/rar_test_{os.getpid()}_{next(_session_numbers)}'
+        values = dict(FAST_PARAMETERS, **(parameters or {}))
+        self.node = RARTrackerNode(
+            tracker_factory=tracker_factory, context=context, namespace=self.namespace,
+            parameter_overrides=[Parameter(k, value=v) for k, v in values.items()])
+        self.client = TrackerClient(self.namespace, context=context)
+        self.executor = spin_in_thread([self.node, self.client.node], context)
+        if not self.client.wait_ready(ready_timeout):
+            self.close()
+            raise RuntimeError(f'tracker node in {self.namespace} not reachable within '
+                               f'{ready_timeout} s')
+
+    def publish_and_wait(self, rgb: np.ndarray, stamp_ns: int, timeout: float = 15.0,
+                         **kwargs) -> TrackedTarget | None:
+        """Publish one frame and wait for the TrackedTarget of its stamp (None on timeout)."""
+        client = self.client
+        client.publish_rgb(rgb, stamp_ns, **kwargs)
+        if client.wait_for(lambda: client.targets_for(stamp_ns), timeout):
+            return client.targets_for(stamp_ns)[0]
+        return None
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2.0)
+        self.node.destroy_node()
+        self.client.destroy()

@@ -565,14 +565,14 @@ class RARTrackerNode(Node):
         msg.processing_end = end.to_msg()
         msg.inference_ms = float(inference_ms)
         msg.dropped_frames = self._inbox.take_dropped()
-        self._target_pub.publish(msg)
-        self._last_state = TrackState(int(result.state))
-        self._publish_detections(header, result)
-        if self._want_debug():
-            self._publish_debug(rgb, header, result)
         latency = (end.nanoseconds - frame.stamp_ns) / 1e6 if frame.stamp_ns else None
         self._stats.record(latency, (time.monotonic_ns() - frame.received_ns) / 1e6,
                            inference_ms)
+        self._last_state = TrackState(int(result.state))
+        self._target_pub.publish(msg)
+        self._publish_detections(header, result)
+        if self._want_debug():
+            self._publish_debug(rgb, header, result)
 
     def _publish_detections(self, header, result: TrackResult | None) -> None:
         if self._detections_pub is None:

@@ -240,3 +240,30 @@ def test_bad_path_exits_nonzero_with_message(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert 'source does not exist' in proc.stderr and str(missing) in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+def test_paced_source_waits_for_its_consumer(graph):
+    from builtin_interfaces.msg import Time
+
+    g = graph(rate=50.0, wait_for_topic='ack', wait_timeout=30.0, scene_frames=20)
+    ack_pub = g.probe.create_publisher(TrackedTarget, 'ack',
+                                       QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    assert g.spin_until(lambda: len(g.images) >= 1)
+    g.spin_for(0.5)  # 25 ticks at 50 Hz, and no answer: nothing more goes out
+    assert len(g.images) == 1
+    for expected in (2, 3, 4):
+        ack = TrackedTarget()
+        ack.header.stamp = Time(sec=g.images[-1][1].header.stamp.sec,
+                                nanosec=g.images[-1][1].header.stamp.nanosec)
+        ack_pub.publish(ack)
+        assert g.spin_until(lambda: len(g.images) >= expected, timeout=5.0)
+        g.spin_for(0.2)
+        assert len(g.images) == expected  # exactly one frame per answer
+    assert [m.target_id for m in g.gt] == [1, 2, 3, 4]
+
+
+def test_paced_source_goes_on_after_wait_timeout(graph):
+    g = graph(rate=50.0, wait_for_topic='ack', wait_timeout=0.2, scene_frames=50)
+    g.spin_for(1.1)
+    # One frame per ~0.2 s without answers: far fewer than the ~55 the rate alone would give.
+    assert 3 <= len(g.images) <= 8, len(g.images)

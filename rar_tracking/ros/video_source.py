@@ -26,14 +26,22 @@ OTB/VOT/GOT-10k/LaSOT sequence folder brings its ground truth along); or a folde
 
 With ``paused`` true the node keeps publishing the current frame (the first one, before
 anything was played) with fresh stamps, like a still camera; setting it false plays on. This
-lets a client set a target on frame 0 before the scene moves. A bad ``source`` path ends the
-process with a clear message and exit code 2.
+lets a client set a target on frame 0 before the scene moves.
+
+By default the node keeps its ``rate`` whatever its subscribers do, like a camera. With
+``wait_for_topic`` set (e.g. ``rar_tracker/target``), it paces itself to a consumer instead:
+while playing, the next frame goes out only once a message on that topic carries a stamp at
+least that of the previous frame (or after ``wait_timeout`` seconds), and never faster than
+``rate``. Every frame is then processed, which measures the consumer rather than the camera.
+
+A bad ``source`` path ends the process with a clear message and exit code 2.
 """
 from __future__ import annotations
 
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -251,6 +259,14 @@ class VideoSourceNode(Node):
         self.finished = False
         self._current: tuple[int, np.ndarray] | None = None
         self._played_in_pass = 0
+        self._awaited_ns = 0  # stamp a consumer must acknowledge before the next frame
+        self._awaited_since = 0.0
+        self._acked_ns = 0
+        self.wait_topic = None
+        if p['wait_for_topic']:
+            self.create_subscription(TrackedTarget, p['wait_for_topic'], self._on_ack,
+                                     QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+            self.wait_topic = self.resolve_topic_name(p['wait_for_topic'])
         self._timer = self.create_timer(1.0 / p['rate'], self._tick)
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
@@ -258,7 +274,8 @@ class VideoSourceNode(Node):
             f'publishing {self.frames.description} on {self.image_pub.topic_name} at '
             f'{p["rate"]:g} Hz ({self.encoding}, frame_id {self.frame_id!r}, '
             f'loop={self.get_parameter("loop").value}, paused={self.get_parameter("paused").value}'
-            f', ground truth: {"yes" if self.frames.has_gt else "no"})')
+            f', ground truth: {"yes" if self.frames.has_gt else "no"}'
+            + (f', paced by {self.wait_topic})' if self.wait_topic else ')'))
 
     def _declare_parameters(self) -> dict:
         specs = [
@@ -276,6 +293,13 @@ class VideoSourceNode(Node):
             ('paused', False, _descriptor(
                 'repeat the current frame with fresh stamps instead of playing on',
                 read_only=False)),
+            ('wait_for_topic', '', _descriptor(
+                'pace to a consumer: publish the next frame only after a '
+                'rar_tracking_msgs/TrackedTarget on this topic has a stamp at least that of '
+                'the previous frame (empty: keep the rate, like a camera)')),
+            ('wait_timeout', 5.0, _descriptor(
+                'with wait_for_topic: publish the next frame anyway after this long',
+                read_only=False, lo=0.01, hi=3600.0, constraints='s')),
             ('max_frames', 0, _descriptor('play at most this many frames per pass (0: all)',
                                           lo=0, hi=2 ** 31 - 1)),
             ('encoding', 'rgb8', _descriptor('image encoding', constraints='rgb8 or bgr8')),
@@ -363,8 +387,28 @@ class VideoSourceNode(Node):
             except (seqio.FrameReadError, OSError):
                 return None
 
+    def _on_ack(self, msg) -> None:
+        stamp = msg.header.stamp
+        self._acked_ns = max(self._acked_ns, stamp.sec * 1_000_000_000 + stamp.nanosec)
+
+    def _waiting(self, paused: bool) -> bool:
+        """True while a paced source waits for its consumer."""
+        if self.wait_topic is None or paused or not self._awaited_ns:
+            return False
+        if self._acked_ns >= self._awaited_ns:
+            return False
+        timeout = self.get_parameter('wait_timeout').value
+        if time.monotonic() - self._awaited_since < timeout:
+            return True
+        self.get_logger().warning(
+            f'no answer on {self.wait_topic} within wait_timeout = {timeout:g} s; going on',
+            throttle_duration_sec=10.0)
+        return False
+
     def _tick(self) -> None:
         paused = self.get_parameter('paused').value
+        if self._waiting(paused):
+            return
         if not paused or self._current is None:
             item = self._advance()
             if item is None:
@@ -382,6 +426,9 @@ class VideoSourceNode(Node):
         header.frame_id = self.frame_id
         self.image_pub.publish(rgb_to_image_msg(rgb, header, self.encoding))
         self.published += 1
+        if not paused:  # a paced source waits for the answer to this (played) frame
+            self._awaited_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+            self._awaited_since = time.monotonic()
         if self.gt_pub is not None:
             self.gt_pub.publish(self._box_msg(header, self.frames.gt(index), index + 1))
         if not self._initial_sent and self._initial_box is not None:

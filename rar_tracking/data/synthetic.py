@@ -71,7 +71,8 @@ def _texture(name: str, size: tuple[int, int], rng: np.random.Generator,
 
 
 def _lissajous_path(rng: np.random.Generator, center: tuple[float, float],
-                    amplitude: tuple[float, float], samples: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+                    amplitude: tuple[float, float],
+                    samples: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """A closed smooth curve: points (samples x 2) and cumulative arc length (samples+1)."""
     fx, fy = [(1, 1), (1, 2), (2, 1), (2, 3), (3, 2)][int(rng.integers(0, 5))]
     px = rng.uniform(0, 2 * math.pi)
@@ -118,7 +119,8 @@ class SyntheticFrames:
         self.target = target
         self.target_boxes = target_boxes.astype(np.int64)
         self.distractor = distractor
-        self.distractor_boxes = None if distractor_boxes is None else distractor_boxes.astype(np.int64)
+        self.distractor_boxes = (None if distractor_boxes is None
+                                 else distractor_boxes.astype(np.int64))
         self.occluder = occluder
         self.occluder_box = occluder_box
         self.occluded = occluded
@@ -297,7 +299,8 @@ def make_suite(count: int, num_frames: int = 60, size: tuple[int, int] = (320, 2
     variants = [
         dict(),
         dict(scale_change=0.3),
-        dict(occlusion=(num_frames // 2, min(num_frames, num_frames // 2 + max(2, num_frames // 10)))),
+        dict(occlusion=(num_frames // 2,
+                        min(num_frames, num_frames // 2 + max(2, num_frames // 10)))),
         dict(distractor=True),
         dict(illumination=0.4, blur=1.5, noise=6),
         dict(speed=8.0, scale_change=0.15),

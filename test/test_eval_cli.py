@@ -124,3 +124,19 @@ def test_cli_rar_quick(tmp_path):
     assert not doc['results'][rar_name]['errors']
     rows = (out / 'boxes' / rar_name / 'synthetic-000.csv').read_text().splitlines()[1:]
     assert all(r.split(',')[6] in ('TRACKING', 'LOST') for r in rows)
+
+
+@pytest.mark.skipif(not _has_rar_tracker(), reason='rar_tracking/tracker.py not there yet')
+def test_cli_rar_setup_errors_exit_2(tmp_path, capsys):
+    import torch
+
+    bad = tmp_path / 'bad.safetensors'
+    bad.write_bytes(b'not a weights file')
+    common = ['--synthetic', '1', '--synthetic-frames', '3', '--out', str(tmp_path / 'o'),
+              '--quiet', '--rar-crop-size', '129']
+    assert main(common + ['--trackers', f'rar:efficientnet_lite0@{bad}']) == 2
+    assert 'WeightsError' in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(common + ['--trackers', 'rar:efficientnet_lite0', '--device', 'cuda']) == 2
+        assert 'DeviceError' in capsys.readouterr().err
+    assert not (tmp_path / 'o' / 'results.json').exists()

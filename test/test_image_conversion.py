@@ -87,24 +87,26 @@ def test_extra_trailing_data_is_ignored(rgb):
     np.testing.assert_array_equal(image_msg_to_rgb(msg), rgb)
 
 
-@pytest.mark.parametrize('field,value,words', [
-    ('width', 0, 'zero size'),
-    ('height', 0, 'zero size'),
-    ('step', W * 3 - 1, 'step'),
+@pytest.mark.parametrize('field,value,words,kind', [
+    ('width', 0, 'zero size', 'zero_size'),
+    ('height', 0, 'zero size', 'zero_size'),
+    ('step', W * 3 - 1, 'step', 'short_step'),
 ])
-def test_malformed_geometry_is_rejected(rgb, field, value, words):
+def test_malformed_geometry_is_rejected(rgb, field, value, words, kind):
     msg = make_image(rgb, 'rgb8')
     setattr(msg, field, value)
-    with pytest.raises(ImageConversionError, match=words):
+    with pytest.raises(ImageConversionError, match=words) as info:
         image_msg_to_rgb(msg)
+    assert info.value.kind == kind
 
 
 def test_data_shorter_than_step_times_height_is_rejected(rgb):
     msg = make_image(rgb, 'rgb8', pad=4)
     del msg.data[-1]
     with pytest.raises(ImageConversionError, match=r'needs step x height = '
-                                                   + str((W * 3 + 4) * H)):
+                                                   + str((W * 3 + 4) * H)) as info:
         image_msg_to_rgb(msg)
+    assert info.value.kind == 'short_data'
 
 
 def test_mono16_step_counts_two_bytes_per_pixel():
@@ -119,7 +121,7 @@ def test_unsupported_encoding_names_the_encoding(rgb, encoding):
     msg = make_image(rgb, encoding)
     with pytest.raises(UnsupportedEncodingError) as info:
         image_msg_to_rgb(msg)
-    assert info.value.encoding == encoding
+    assert info.value.encoding == encoding and info.value.kind == 'unsupported_encoding'
     assert repr(encoding) in str(info.value)
     assert isinstance(info.value, InvalidImageError)
 

@@ -28,7 +28,15 @@ OWN_ENCODINGS: dict[str, tuple[int, int]] = {
 
 
 class ImageConversionError(InvalidImageError):
-    """A message cannot be turned into an RGB image (malformed or undecodable)."""
+    """A message cannot be turned into an RGB image (malformed or undecodable).
+
+    ``kind`` names the problem for rate-limited logging: ``zero_size``, ``short_step``,
+    ``short_data``, ``no_data``, ``undecodable`` or ``unsupported_encoding``.
+    """
+
+    def __init__(self, message: str, kind: str = 'malformed'):
+        super().__init__(message)
+        self.kind = kind
 
 
 class UnsupportedEncodingError(ImageConversionError):
@@ -39,7 +47,7 @@ class UnsupportedEncodingError(ImageConversionError):
         supported = ', '.join(OWN_ENCODINGS)
         text = f'unsupported image encoding {encoding!r} (supported: {supported}'
         text += ', and more through cv_bridge when installed)' if _bridge() is None else ')'
-        super().__init__(text + (f': {detail}' if detail else ''))
+        super().__init__(text + (f': {detail}' if detail else ''), 'unsupported_encoding')
 
 
 _BRIDGE: object = None  # None: not tried yet; False: not importable; else a CvBridge
@@ -68,7 +76,8 @@ def image_msg_to_rgb(msg) -> np.ndarray:
     encoding = str(msg.encoding)
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height <= 0 or width <= 0:
-        raise ImageConversionError(f'image of zero size ({width}x{height}, encoding {encoding!r})')
+        raise ImageConversionError(
+            f'image of zero size ({width}x{height}, encoding {encoding!r})', 'zero_size')
     key = encoding.strip().lower()
     if key not in OWN_ENCODINGS:
         return _convert_with_bridge(msg, encoding)
@@ -77,12 +86,12 @@ def image_msg_to_rgb(msg) -> np.ndarray:
     if step < row_bytes:
         raise ImageConversionError(
             f'step {step} is smaller than one row of a {width}x{height} {encoding} image '
-            f'({width} x {channels} channel(s) x {depth} byte(s) = {row_bytes})')
+            f'({width} x {channels} channel(s) x {depth} byte(s) = {row_bytes})', 'short_step')
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size < step * height:
         raise ImageConversionError(
             f'data has {data.size} bytes, a {width}x{height} {encoding} image with step {step} '
-            f'needs step x height = {step * height}')
+            f'needs step x height = {step * height}', 'short_data')
     rows = data[:step * height].reshape(height, step)[:, :row_bytes]
     if depth == 2:
         dtype = np.dtype('>u2' if msg.is_bigendian else '<u2')
@@ -124,11 +133,12 @@ def compressed_msg_to_rgb(msg) -> np.ndarray:
                                        'images')
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size == 0:
-        raise ImageConversionError(f'compressed image (format {fmt!r}) has no data')
+        raise ImageConversionError(f'compressed image (format {fmt!r}) has no data', 'no_data')
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None or bgr.size == 0:
         raise ImageConversionError(
-            f'cannot decode compressed image (format {fmt!r}, {data.size} bytes)')
+            f'cannot decode compressed image (format {fmt!r}, {data.size} bytes)',
+            'undecodable')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -192,6 +192,7 @@ class RARTrackerNode(Node):
         self._target_counter = 0
         self._target_size: tuple[int, int] | None = None
         self._last_state = TrackState.IDLE
+        self._last_error_log: dict = {}
 
         self._io_group = MutuallyExclusiveCallbackGroup()
         self._service_group = ReentrantCallbackGroup()
@@ -403,13 +404,21 @@ class RARTrackerNode(Node):
                 elif isinstance(item, _Reset):
                     item.done.set()
 
+    def _error_every(self, key, text: str, period: float = 5.0) -> None:
+        """Log an error at most once per ``period`` for each kind of problem ``key``."""
+        now = time.monotonic()
+        if now - self._last_error_log.get(key, -math.inf) >= period:
+            self._last_error_log[key] = now
+            self.get_logger().error(text)
+
     def _decode(self, frame: Frame) -> np.ndarray | None:
         try:
             return msg_to_rgb(frame.msg)
         except ImageConversionError as exc:
             self._stats.error('decode_errors')
-            self.get_logger().error(f'cannot use image (stamp {format_stamp(frame.stamp_ns)}): '
-                                    f'{exc}', throttle_duration_sec=5.0)
+            key = (exc.kind, getattr(exc, 'encoding', None))
+            self._error_every(key, f'cannot use image (stamp {format_stamp(frame.stamp_ns)}): '
+                                   f'{exc} (logged at most every 5 s per kind of problem)')
             return None
 
     def _want_debug(self) -> bool:

@@ -60,7 +60,7 @@ class TrackerConfig:
     scale_step: float = _param(1.02, 'ratio between neighbouring pyramid scales', lo=1.0,
                                hi=1.2, dynamic=True)
     scale_penalty: float = _param(
-        0.985, 'factor on the peak of scales other than 1 (prefers no change)', lo=0.8, hi=1.0,
+        0.995, 'factor on the peak of scales other than 1 (prefers no change)', lo=0.8, hi=1.0,
         dynamic=True)
     scale_lr: float = _param(0.6, 'smoothing of the size update (1: take the new scale at once)',
                              lo=0.0, hi=1.0, dynamic=True)
@@ -97,10 +97,10 @@ class TrackerConfig:
     lost_frames: int = _param(3, 'consecutive misses before the state becomes LOST', lo=1,
                               hi=1000, dynamic=True)
     recover_threshold: float = _param(
-        0.35, 'confidence at or above which a LOST target is found again', lo=0.0, hi=1.0,
+        0.25, 'confidence at or above which a LOST target is found again', lo=0.0, hi=1.0,
         dynamic=True)
     lost_search_factor: float = _param(
-        2.0, 'search area multiplier while LOST (a wider search at the same resolution)',
+        2.0, 'side of the search while LOST, in normal search sides (a 3x3 grid of crops)',
         lo=1.0, hi=4.0, dynamic=True)
 
     def replace(self, **changes: Any) -> 'TrackerConfig':

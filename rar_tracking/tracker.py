@@ -17,7 +17,8 @@ One frame of ``track``:
    the attention state advances. A frame with confidence < ``lost_threshold`` is a miss (the
    box holds still); ``lost_frames`` misses in a row make the state LOST: the filter and the
    memory freeze (never learn the background) and the search covers ``lost_search_factor``
-   times the area at the same resolution, until a peak reaches ``recover_threshold``.
+   times the side with a 3x3 grid of normal crops (same resolution, window and memory as a
+   normal frame), until a peak reaches ``recover_threshold``.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from .errors import DeviceError, InvalidBoxError, InvalidImageError, NotInitiali
 from .model.attention import AttentionState
 from .model.backbone import build_trunk, resolve_trunk_name
 from .model.correlation import (TemplateSet, cacf_terms, context_offsets, correlation_response,
-                                correlation_response_wide, cosine_window, gaussian_label,
+                                cosine_window, gaussian_label,
                                 peak_and_psr, shift_zero_fill, subpixel_offset, template_patches)
 from .model.rar import RARNet
 from .model.weights import load_rar_weights
@@ -202,9 +203,10 @@ class RARTracker:
         self._state = copy.deepcopy(state)
 
     # ------------------------------------------------------------------ features
-    def _features(self, image: np.ndarray, center, sides: list[float], out: int,
+    def _features(self, image: np.ndarray, centers, sides: list[float], out: int,
                   attention: list[AttentionState] | None):
-        crops = np.stack([crop_square(image, center[0], center[1], s, out) for s in sides])
+        """Crops (one per centre and side) -> phi^a (N, C, h, w) and the new attention states."""
+        crops = np.stack([crop_square(image, cx, cy, s, out) for (cx, cy), s in zip(centers, sides)])
         batch = torch.from_numpy(crops).to(self.device, non_blocking=True)
         batch = batch.permute(0, 3, 1, 2).float()
         if self.device.type == 'cuda':
@@ -219,6 +221,16 @@ class RARTracker:
                                   max(1, round(c.context_offset * box_cells[0])))
         z0, ctx = template_patches(phi, self.window, offsets)
         return cacf_terms(z0, ctx, self.label_hat), z0
+
+    def _lost_grid(self, center, side: float, width: int, height: int) -> list[tuple[float, float]]:
+        """Centres of the LOST search: a 3x3 grid whose crops together cover
+        ``lost_search_factor`` times the normal search side (kept inside the image)."""
+        step = max(self.config.lost_search_factor - 1.0, 0.0) * side / 2.0
+        if step == 0.0:
+            return [center]
+        grid = [(center[0] + i * step, center[1] + j * step)
+                for j in (0, -1, 1) for i in (0, -1, 1)]
+        return [(min(max(x, 0.0), float(width)), min(max(y, 0.0), float(height))) for x, y in grid]
 
     def _box_cells(self, size, side) -> tuple[float, float]:
         scale = self.feature_size[0] / side
@@ -238,7 +250,7 @@ class RARTracker:
         size = (max(box.w, self.config.min_size), max(box.h, self.config.min_size))
         center = box.center
         side = self._side(size)
-        phi, attention = self._features(image, center, [side], self.config.crop_size, None)
+        phi, attention = self._features(image, [center], [side], self.config.crop_size, None)
         (numerator, energy, context), z0 = self._template_terms(phi, self._box_cells(size, side))
         templates = TemplateSet(self.config.num_templates, self.config.first_template_weight)
         templates.add((numerator, energy, context), self.config.learning_rate)
@@ -271,32 +283,28 @@ class RARTracker:
         side = self._side(st.size)
         w_hat = st.templates.filter(c.lambda1, c.lambda2)
         lost = st.status == TrackState.LOST
-        if lost:  # wider search at the same resolution, one scale, memory read only
-            factor = c.lost_search_factor
-            out = int(round(c.crop_size * factor))
-            phi, _ = self._features(image, st.center, [side * factor], out, st.attention)
-            response = correlation_response_wide(w_hat, phi * _wide_window(self.window, phi),
-                                                 self.feature_size)
-            sides, penalties = [side * factor], [1.0]
-            new_states = None
+        if lost:  # a grid of normal crops around the last position, memory read only
+            centers = self._lost_grid(st.center, side, width, height)
+            sides = [side] * len(centers)
+            penalties = [1.0] * len(centers)
         else:
+            centers = [st.center] * len(self.scale_factors)
             sides = [side * f for f in self.scale_factors]
-            phi, new_states = self._features(image, st.center, sides, c.crop_size,
-                                             st.attention)
-            response = correlation_response(w_hat, phi * self.window)
             penalties = [1.0 if f == 1.0 else c.scale_penalty for f in self.scale_factors]
+        phi, new_states = self._features(image, centers, sides, c.crop_size, st.attention)
+        response = correlation_response(w_hat, phi * self.window)
         peaks, idx, psrs = peak_and_psr(response)
         scored = peaks * torch.tensor(penalties, device=peaks.device)
         best = int(scored.argmax())
         peak, psr = float(peaks[best]), float(psrs[best])
         dy, dx = subpixel_offset(response[best], *idx[best].tolist())
-        cell_px = sides[best] / (phi.shape[-1] * 1.0) if lost else sides[best] / self.feature_size[0]
+        cell_px = sides[best] / self.feature_size[0]
         confidence = float(np.clip(peak / st.peak_ref, 0.0, 1.0)) if math.isfinite(peak) else 0.0
 
         found = confidence >= (c.recover_threshold if lost else c.lost_threshold)
         if found:
-            cx = min(max(st.center[0] + dx * cell_px, 0.0), float(width))
-            cy = min(max(st.center[1] + dy * cell_px, 0.0), float(height))
+            cx = min(max(centers[best][0] + dx * cell_px, 0.0), float(width))
+            cy = min(max(centers[best][1] + dy * cell_px, 0.0), float(height))
             scale = 1.0 if lost else self.scale_factors[best]
             s = 1.0 - c.scale_lr + c.scale_lr * scale
             w = min(max(st.size[0] * s, c.min_size), float(width))
@@ -326,7 +334,3 @@ class RARTracker:
         st.templates.add(terms, c.learning_rate)
         st.attention = [s.select(best) for s in new_states]
 
-
-def _wide_window(window: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
-    """A cosine window of the wide map's size (the wide crop is damped at its own borders)."""
-    return cosine_window(tuple(phi.shape[-2:]), device=window.device, dtype=window.dtype)

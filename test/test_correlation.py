@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from rar_tracking.model.correlation import (
-    TemplateSet, cacf_terms, correlation_response, correlation_response_wide, cosine_window,
+    TemplateSet, cacf_terms, correlation_response, cosine_window,
     gaussian_label, peak_and_psr, ridge_loss, shift_zero_fill, solve_filter, subpixel_offset,
     template_patches)
 
@@ -90,19 +90,6 @@ def test_response_of_the_template_is_the_label_and_follows_a_shift():
     assert subpixel_offset(correlation_response(w_hat, shifted)[0], *idx[0].tolist()) == \
         pytest.approx((3.0, -2.0), abs=1e-6)
     assert psr.item() > 10
-
-
-def test_wide_response_matches_the_normal_one_and_sees_further():
-    rng = np.random.default_rng(4)
-    z0 = torch.from_numpy(rng.normal(size=(1, 2, 12, 12)))
-    y = gaussian_label((12, 12), 1.0, dtype=torch.float64)
-    w_hat = solve_filter(*cacf_terms(z0 * cosine_window((12, 12), dtype=torch.float64), None,
-                                     torch.fft.rfft2(y)), 1e-4, 0.0)
-    big = torch.from_numpy(rng.normal(size=(1, 2, 36, 36))) * 0.1
-    big[..., 24 - 6:24 + 6, 9 - 6:9 + 6] = z0 * cosine_window((12, 12), dtype=torch.float64)
-    g = correlation_response_wide(w_hat, big, (12, 12))[0]
-    iy, ix = divmod(int(g.argmax()), 36)
-    assert ((iy + 18) % 36 - 18, (ix + 18) % 36 - 18) == (24 - 18 + 0, 9 - 18 + 0)
 
 
 def test_correlation_layer_gradcheck_float64():

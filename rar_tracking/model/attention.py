@@ -110,13 +110,6 @@ class HierarchicalAttention(nn.Module):
         """
         if state is None:
             state = self.initial_state(x)
-        elif state.h.shape[-2:] != x.shape[-2:]:
-            # a wider search (LOST): the memory is resampled to the larger map, read only
-            state = AttentionState(
-                nn.functional.interpolate(state.h, size=x.shape[-2:], mode='bilinear',
-                                          align_corners=False),
-                nn.functional.interpolate(state.c, size=x.shape[-2:], mode='bilinear',
-                                          align_corners=False), state.hc)
         h, c = self.lstm(x, state.h, state.c)                                     # Eq. 3
         h_c = torch.sigmoid(self.w_hc(h.mean(dim=(2, 3))))                        # Eq. 4
         h_s = torch.sigmoid(self.w_hs(h))

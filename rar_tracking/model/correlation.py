@@ -122,26 +122,6 @@ def correlation_response(w_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.fft.irfft2((w_hat * x_hat).sum(dim=-3), s=x.shape[-2:])
 
 
-def correlation_response_wide(w_hat: torch.Tensor, x: torch.Tensor,
-                              filter_size: tuple[int, int]) -> torch.Tensor:
-    """Eq. 11 over a feature map larger than the filter (the wider search while LOST).
-
-    The filter's spatial kernel (filter_size) is embedded, centred, in a zero canvas of the
-    size of x, so the response keeps the same cell resolution; it is rolled so that, as for
-    the normal response, the peak's wrapped index is the target's displacement from the
-    centre of x.
-    """
-    h, w = filter_size
-    big_h, big_w = x.shape[-2:]
-    kernel = torch.fft.irfft2(w_hat, s=(h, w))
-    kernel = torch.roll(kernel, shifts=(h // 2, w // 2), dims=(-2, -1))  # centre the kernel
-    canvas = kernel.new_zeros(kernel.shape[:-2] + (big_h, big_w))
-    canvas[..., :h, :w] = kernel
-    canvas = torch.roll(canvas, shifts=(-(h // 2), -(w // 2)), dims=(-2, -1))
-    response = correlation_response(torch.fft.rfft2(canvas), x)
-    return torch.roll(response, shifts=(h // 2 - big_h // 2, w // 2 - big_w // 2), dims=(-2, -1))
-
-
 def ridge_loss(response: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
     """Training loss of Eq. 12, ||g(x) - y||^2, averaged over the batch."""
     return ((response - label) ** 2).flatten(1).sum(dim=1).mean()

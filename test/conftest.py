@@ -1,0 +1,28 @@
+"""Shared fixtures: torch on one CPU thread (see README, 'Threads'), a fast tracker config."""
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / 'shared' / 'data' / 'tracking'
+
+
+@pytest.fixture(scope='session')
+def fast_config():
+    """The tracker configuration the tests use: real ImageNet Lite0 features, small crops."""
+    from rar_tracking import TrackerConfig
+    return TrackerConfig(trunk='efficientnet_lite0', crop_size=129, device='cpu')
+
+
+@pytest.fixture(scope='session')
+def shared_data():
+    if not (SHARED_DATA / 'manifest.json').is_file():
+        pytest.skip(f'real sequences not found at {SHARED_DATA}')
+    return SHARED_DATA

@@ -1,0 +1,146 @@
+"""The stateful tracker on generated sequences with exact ground truth."""
+import numpy as np
+import pytest
+import torch
+
+from rar_tracking import Box, TrackerConfig, TrackState
+from rar_tracking.data.synthetic import make_sequence
+from rar_tracking.errors import (DeviceError, InvalidBoxError, InvalidImageError,
+                                 NotInitializedError)
+from rar_tracking.tracker import RARTracker
+
+
+@pytest.fixture(scope='module')
+def tracker(fast_config):
+    return RARTracker(fast_config)
+
+
+def run(tracker, seq):
+    tracker.initialize(seq.frame(0), seq.gt[0])
+    return [tracker.track(seq.frame(i)) for i in range(1, len(seq))]
+
+
+def mean_iou(seq, results):
+    ious = [Box(*seq.gt[i]).iou(r.box) for i, r in enumerate(results, start=1)
+            if not np.isnan(seq.gt[i]).any()]
+    return float(np.mean(ious))
+
+
+@pytest.mark.slow
+def test_follows_a_textured_object_with_scale_change(tracker):
+    seq = make_sequence(50, seed=2, scale_change=0.2)
+    results = run(tracker, seq)
+    assert mean_iou(seq, results) > 0.6
+    assert all(r.state == TrackState.TRACKING for r in results)
+    assert all(0.0 <= r.confidence <= 1.0 for r in results)
+    sizes = np.array([r.box.w * r.box.h for r in results])
+    true = np.array([seq.gt[i, 2] * seq.gt[i, 3] for i in range(1, len(seq))])
+    assert np.corrcoef(sizes, true)[0, 1] > 0.5  # the box grows and shrinks with the object
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('seed', [1, 2])
+def test_reports_lost_while_hidden_and_recovers(tracker, seed):
+    seq = make_sequence(50, seed=seed, occlusion=(20, 30), speed=2.0)
+    results = run(tracker, seq)
+    hidden = [r for i, r in enumerate(results, start=1) if 20 <= i < 30]
+    assert sum(r.state == TrackState.LOST for r in hidden) >= 5
+    assert max(r.confidence for r in hidden) < min(r.confidence for r in results[:15])
+    after = results[40 - 1:]
+    assert all(r.state == TrackState.TRACKING for r in after)
+    assert np.mean([Box(*seq.gt[i]).iou(r.box) for i, r in enumerate(after, start=40)]) > 0.6
+
+
+def test_filter_and_memory_freeze_while_lost(tracker):
+    seq = make_sequence(30, seed=1, occlusion=(10, 30), speed=2.0)
+    tracker.initialize(seq.frame(0), seq.gt[0])
+    for i in range(1, 16):
+        tracker.track(seq.frame(i))
+    assert tracker.state == TrackState.LOST
+    frozen = tracker.get_state()
+    tracker.track(seq.frame(16))
+    now = tracker.get_state()
+    assert len(now.templates) == len(frozen.templates) and now.templates.betas == frozen.templates.betas
+    assert all(torch.equal(a.h, b.h) for a, b in zip(now.attention, frozen.attention))
+
+
+def test_lstm_state_changes_from_frame_to_frame_and_reset_clears_it(tracker):
+    seq = make_sequence(4, seed=5)
+    tracker.initialize(seq.frame(0), seq.gt[0])
+    h0 = [s.h.clone() for s in tracker.get_state().attention]
+    tracker.track(seq.frame(1))
+    h1 = [s.h.clone() for s in tracker.get_state().attention]
+    assert all(not torch.allclose(a, b) for a, b in zip(h0, h1))
+    tracker.reset()
+    assert not tracker.is_initialized and tracker.state == TrackState.IDLE
+    with pytest.raises(NotInitializedError):
+        tracker.track(seq.frame(2))
+
+
+def test_state_copy_restores_exactly(tracker):
+    seq = make_sequence(6, seed=6)
+    tracker.initialize(seq.frame(0), seq.gt[0])
+    tracker.track(seq.frame(1))
+    saved = tracker.get_state()
+    a = [tracker.track(seq.frame(i)).box for i in (2, 3)]
+    tracker.set_state(saved)
+    b = [tracker.track(seq.frame(i)).box for i in (2, 3)]
+    assert a == b
+
+
+def test_deterministic_on_cpu(fast_config):
+    seq = make_sequence(5, seed=7)
+    boxes = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        t = RARTracker(fast_config)
+        boxes.append([r.box for r in run(t, seq)])
+    assert boxes[0] == boxes[1]
+
+
+def test_bad_boxes_and_images_are_refused_with_reasons(tracker):
+    image = make_sequence(1, seed=0).frame(0)
+    for box, words in [((10, 10, 0, 5), 'empty'), ((float('nan'), 1, 5, 5), 'NaN'),
+                       ((1000, 1000, 10, 10), 'overlap'), ((1, 2, 3), '4 numbers')]:
+        with pytest.raises(InvalidBoxError, match=words):
+            tracker.initialize(image, box)
+    for bad, words in [(image.astype(np.float32), 'uint8'), (image[:1], 'too small'),
+                       (image[:, :, :2], 'HxWx3'), ('frame', 'numpy')]:
+        with pytest.raises(InvalidImageError, match=words):
+            tracker.initialize(bad, (10, 10, 20, 20))
+    # a box partly outside the image is clipped, not refused
+    result = tracker.initialize(image, (-10, -10, 40, 40))
+    assert result.box.x >= 0 and result.box.y >= 0
+    with pytest.raises(InvalidImageError, match='size changed'):
+        tracker.track(np.zeros((50, 60, 3), np.uint8))
+    assert tracker.is_initialized  # a bad frame does not lose the target
+
+
+def test_runtime_config_changes(tracker):
+    tracker.update_config(lost_threshold=0.05, scale_step=1.05)
+    assert tracker.config.lost_threshold == 0.05 and max(tracker.scale_factors) == pytest.approx(1.05)
+    with pytest.raises(ValueError, match='cannot change'):
+        tracker.update_config(crop_size=97)
+    with pytest.raises(ValueError, match='outside'):
+        tracker.update_config(lost_threshold=2.0)
+    tracker.update_config(**{k: TrackerConfig().as_dict()[k] for k in ('lost_threshold', 'scale_step')})
+
+
+def test_cuda_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip('CUDA is available here')
+    with pytest.raises(DeviceError, match='CUDA is not available'):
+        RARTracker(TrackerConfig(trunk='efficientnet_lite0', crop_size=97, device='cuda'))
+    with pytest.raises(DeviceError):
+        RARTracker(TrackerConfig(trunk='efficientnet_lite0', crop_size=97, device='tpu'))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA (no GPU on this machine)')
+def test_cuda_and_cpu_give_the_same_boxes():
+    seq = make_sequence(15, seed=3)
+    config = TrackerConfig(trunk='efficientnet_lite0', crop_size=129)
+    cpu = run(RARTracker(config.replace(device='cpu')), seq)
+    gpu = run(RARTracker(config.replace(device='cuda')), seq)
+    for a, b in zip(cpu, gpu):  # fp16 trunk: within a pixel and a half
+        assert abs(a.box.center[0] - b.box.center[0]) < 1.5
+        assert abs(a.box.center[1] - b.box.center[1]) < 1.5

@@ -413,6 +413,13 @@ class Demo:
              'frame_id': 'camera'}
         if a.pace == 'tracker':
             p.update(wait_for_topic='rar_tracker/target', wait_timeout=float(a.timeout))
+        for option, path in (('--video', a.video), ('--images', a.images),
+                             ('--ground-truth', a.ground_truth)):
+            if path and not Path(path).expanduser().exists():
+                raise DemoError(f'{option} {path}: no such file or folder')
+        if a.video and a.box is None and not a.ground_truth:
+            raise DemoError('a video has no ground truth: give --box x,y,w,h (the target on '
+                            'its first frame) or --ground-truth FILE')
         if a.video:
             p['source'] = str(Path(a.video).expanduser().resolve())
         elif a.images:
@@ -699,7 +706,7 @@ class Demo:
                 record.gt_known = True
             self.scorer.add(record, *self.rec.targets.pop(stamp, (None, None)))
 
-    def finish(self) -> dict:
+    def finish(self, interrupted: bool = False) -> dict:
         a = self.args
         self.flush(final=True)
         self.scorer.close()
@@ -719,6 +726,7 @@ class Demo:
             'debug_images_recorded': self.rec.debug_count,
             'debug_video': str(self.debug_sink.path) if self.debug_sink.path else None,
             'wall_time_s': round(time.monotonic() - self.started, 2),
+            'interrupted': interrupted,
             'command': ' '.join([Path(sys.argv[0]).name] + sys.argv[1:]),
         }
         (self.out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
@@ -789,7 +797,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate <= 0:
         print('rar_demo: error: --rate must be > 0', file=sys.stderr)
         return 1
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Ctrl-C and SIGTERM become KeyboardInterrupt (also when started with SIGINT ignored,
+    # as background jobs of a script are), so that the children are always stopped.
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT,
+                                                                      signal.SIGTERM)}
     demo = Demo(args)
     status = 0
     try:
@@ -801,9 +812,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print('\n[demo] interrupted: stopping the child processes', file=sys.stderr, flush=True)
         status = 130
+        if demo.release_ns is not None:  # keep what was recorded
+            try:
+                summary = demo.finish(interrupted=True)
+                print(f'[demo] partial results ({summary["frames_recorded"]} frames) in '
+                      f'{demo.out}', file=sys.stderr)
+            except Exception as exc:  # a second Ctrl-C, a half-written frame...
+                print(f'[demo] could not write partial results: {exc!r}', file=sys.stderr)
     finally:
         codes = demo.close()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     unclean = {k: v for k, v in codes.items() if v not in (0, None, -signal.SIGINT)}
     if unclean and status == 0:
         print(f'[demo] note: child exit codes {unclean} (see {args.output / "logs"})',

@@ -1,0 +1,534 @@
+"""Training data: sequence sources, the clip sampler, jittered crops and labels, the Dataset.
+
+A training sample is a *clip* of one object: a template frame and ``T`` search frames that
+follow it in time (each within ``max_gap`` frames of the previous one, every one with a
+visible target), so that the ConvLSTM of the attention module sees a short track, as in
+tracking. The template crop is exactly the tracker's ``initialize`` crop; each search crop is
+the tracker's search crop around a jittered position and size (the previous frame's estimate
+is never exact), with photometric jitter, and its Gaussian label sits where the target really
+is, in feature cells.
+
+Sources (:class:`SourceSpec`, the ``data.train`` / ``data.val`` lists of the YAML):
+``vid`` (ILSVRC 2015 VID, XML per frame, one sequence per video and track id),
+``got10k``, ``lasot``, ``otb`` (any folder :func:`rar_tracking.data.sequences.load_dataset`
+reads: a ``manifest.json`` folder, OTB/VOT/GOT-10k/LaSOT sequence folders) and ``synthetic``
+(generated clips with exact ground truth). Splits are made by sequence name (``include`` and
+``exclude`` globs), never by frame; :func:`check_disjoint` enforces it.
+"""
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import logging
+import math
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from ..data.sequences import (FrameReadError, Sequence, SequenceError, load_dataset,
+                              load_got10k, load_lasot)
+from ..data.synthetic import make_suite
+from ..errors import InvalidBoxError
+from ..tracker import crop_square, validate_box
+from .geometry import Geometry, shifted_label
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------- ILSVRC VID
+@dataclass
+class VidObject:
+    """One annotated object of a VID frame: track id, WordNet id, box (x, y, w, h)."""
+
+    trackid: int
+    name: str
+    box: tuple[float, float, float, float]
+    occluded: bool
+
+
+def parse_vid_xml(source: str | os.PathLike | bytes) -> tuple[int, int, list[VidObject]]:
+    """Parse one ILSVRC VID annotation file (a path, or the XML text as bytes).
+
+    Returns (width, height, objects). Boxes are ``x = xmin, y = ymin, w = xmax - xmin,
+    h = ymax - ymin`` (continuous pixel coordinates). Errors raise SequenceError naming the file.
+    """
+    where = '<xml>' if isinstance(source, bytes) else os.fspath(source)
+    try:
+        root = ET.fromstring(source) if isinstance(source, bytes) else ET.parse(where).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise SequenceError(f'{where}: not a readable VID annotation ({exc})') from None
+
+    def number(node, tag: str) -> float:
+        child = node.find(tag)
+        if child is None or child.text is None:
+            raise SequenceError(f'{where}: <{tag}> missing')
+        try:
+            return float(child.text)
+        except ValueError:
+            raise SequenceError(f'{where}: <{tag}> is not a number: {child.text!r}') from None
+
+    size = root.find('size')
+    if size is None:
+        raise SequenceError(f'{where}: <size> missing')
+    width, height = int(number(size, 'width')), int(number(size, 'height'))
+    objects = []
+    for obj in root.iter('object'):
+        box = obj.find('bndbox')
+        if box is None:
+            raise SequenceError(f'{where}: <object> without <bndbox>')
+        x0, y0 = number(box, 'xmin'), number(box, 'ymin')
+        x1, y1 = number(box, 'xmax'), number(box, 'ymax')
+        occluded = obj.find('occluded')
+        objects.append(VidObject(
+            int(number(obj, 'trackid')), (obj.findtext('name') or '').strip(),
+            (x0, y0, x1 - x0, y1 - y0),
+            occluded is not None and (occluded.text or '0').strip() == '1'))
+    return width, height, objects
+
+
+def index_vid(root: str | os.PathLike, split: str = 'train') -> dict[str, dict]:
+    """Parse every annotation of ``root/Annotations/VID/<split>``.
+
+    Returns {video (path relative to the split): {'frames': [stems], 'size': [w, h],
+    'tracks': {trackid: [[x, y, w, h] or None per frame]}}}.
+    """
+    ann_root = Path(root) / 'Annotations' / 'VID' / split
+    if not ann_root.is_dir():
+        raise SequenceError(f'{ann_root}: no VID annotation folder (expected '
+                            f'ILSVRC2015/Annotations/VID/{split})')
+    index = {}
+    for dirpath, dirnames, filenames in os.walk(ann_root):
+        dirnames.sort()
+        xmls = sorted(f for f in filenames if f.endswith('.xml'))
+        if not xmls:
+            continue
+        video = Path(dirpath).relative_to(ann_root).as_posix()
+        size, tracks = None, {}
+        for k, name in enumerate(xmls):
+            w, h, objects = parse_vid_xml(Path(dirpath) / name)
+            size = size or [w, h]
+            for obj in objects:
+                rows = tracks.setdefault(str(obj.trackid), [None] * len(xmls))
+                rows[k] = list(obj.box)
+        index[video] = {'frames': [n[:-4] for n in xmls], 'size': size, 'tracks': tracks}
+    if not index:
+        raise SequenceError(f'{ann_root}: no .xml annotation files')
+    return index
+
+
+def load_vid(root: str | os.PathLike, split: str = 'train', cache: str | os.PathLike = ''
+             ) -> list[Sequence]:
+    """ILSVRC 2015 VID: one sequence ``<video>:<trackid>`` per object track.
+
+    Frames are ``root/Data/VID/<split>/<video>/<stem>.JPEG``. Parsing every XML of the
+    training set takes minutes: with ``cache`` the index is stored there as JSON once and read
+    back afterwards (delete it when the data change).
+    """
+    root = Path(root)
+    index = None
+    if cache and Path(cache).is_file():
+        stored = json.loads(Path(cache).read_text())
+        if stored.get('root') == str(root.resolve()) and stored.get('split') == split:
+            index = stored['videos']
+    if index is None:
+        index = index_vid(root, split)
+        if cache:
+            Path(cache).parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(str(cache) + '.tmp')
+            tmp.write_text(json.dumps({'root': str(root.resolve()), 'split': split,
+                                       'videos': index}))
+            os.replace(tmp, cache)
+    data_root = root / 'Data' / 'VID' / split
+    sequences = []
+    for video, entry in index.items():
+        frames = [str(data_root / video / f'{stem}.JPEG') for stem in entry['frames']]
+        base = video.rsplit('/', 1)[-1]
+        for tid, rows in sorted(entry['tracks'].items(), key=lambda kv: int(kv[0])):
+            gt = np.array([r if r is not None else [np.nan] * 4 for r in rows], dtype=np.float64)
+            sequences.append(Sequence(f'{base}:{tid}', frames, gt,
+                                      image_size=tuple(entry['size']) if entry['size'] else None,
+                                      meta={'format': 'vid', 'video': video}))
+    return sequences
+
+
+# ---------------------------------------------------------------------------- sources
+KINDS = ('vid', 'got10k', 'lasot', 'otb', 'synthetic')
+
+
+@dataclass
+class SourceSpec:
+    """One entry of ``data.train`` / ``data.val`` in the training YAML.
+
+    kind: vid | got10k | lasot | otb (any folder ``load_dataset`` reads, including a
+        ``manifest.json`` folder) | synthetic.
+    path: dataset folder (relative paths: relative to the YAML file's folder).
+    include / exclude: glob patterns of sequence names (empty include: all).
+    split: VID and GOT-10k sub-split (``train``, ``val``).
+    weight: relative share of the clips drawn from this source.
+    optional: a missing ``path`` is skipped with a warning instead of an error.
+    max_sequences: keep only the first N sequences (by name) after filtering; 0: all.
+    cache: VID index cache (JSON): a file, or ``auto`` (``~/.cache/rar_tracking/``), or
+        empty (parse the XML files every time).
+    count, num_frames, size, seed: the generated sequences of kind ``synthetic``.
+    """
+
+    kind: str
+    path: str = ''
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    split: str = 'train'
+    weight: float = 1.0
+    optional: bool = False
+    max_sequences: int = 0
+    cache: str = ''
+    count: int = 0
+    num_frames: int = 60
+    size: tuple[int, int] = (320, 240)
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = 'source') -> 'SourceSpec':
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f'{where}: unknown key(s) {unknown}; known: {sorted(known)}')
+        spec = cls(**d)
+        spec.include, spec.exclude = list(spec.include or []), list(spec.exclude or [])
+        spec.size = tuple(int(v) for v in spec.size)
+        if spec.kind not in KINDS:
+            raise ValueError(f'{where}: kind {spec.kind!r} is not one of {KINDS}')
+        if spec.kind == 'synthetic':
+            if spec.count < 1 or spec.num_frames < 2:
+                raise ValueError(f'{where}: synthetic needs count >= 1 and num_frames >= 2')
+        elif not spec.path:
+            raise ValueError(f'{where}: kind {spec.kind} needs a path')
+        if not spec.weight > 0:
+            raise ValueError(f'{where}: weight must be > 0, got {spec.weight}')
+        return spec
+
+    def resolved_path(self, base_dir: str | os.PathLike) -> Path:
+        path = Path(os.path.expanduser(self.path))
+        return path if path.is_absolute() else Path(base_dir) / path
+
+
+def _got10k_folders(root: Path, split: str) -> list[Path]:
+    if (root / split).is_dir():
+        root = root / split
+    listing = root / 'list.txt'
+    if listing.is_file():
+        names = [n.strip() for n in listing.read_text().splitlines() if n.strip()]
+        return [root / n for n in names]
+    return sorted(p for p in root.iterdir() if (p / 'groundtruth.txt').is_file())
+
+
+def _lasot_folders(root: Path) -> list[Path]:
+    found = []
+    for child in sorted(p for p in root.iterdir() if p.is_dir()):
+        if (child / 'groundtruth.txt').is_file():
+            found.append(child)
+        else:
+            found += sorted(p for p in child.iterdir() if (p / 'groundtruth.txt').is_file())
+    return found
+
+
+def _keep(name: str, spec: SourceSpec) -> bool:
+    if spec.include and not any(fnmatch.fnmatchcase(name, p) for p in spec.include):
+        return False
+    return not any(fnmatch.fnmatchcase(name, p) for p in spec.exclude)
+
+
+def load_source(spec: SourceSpec, base_dir: str | os.PathLike = '.') -> list[Sequence]:
+    """The sequences of one source, filtered by name (sorted by name)."""
+    if spec.kind == 'synthetic':
+        sequences = make_suite(spec.count, spec.num_frames, spec.size, spec.seed)
+    else:
+        path = spec.resolved_path(base_dir)
+        if not path.exists():
+            if spec.optional:
+                log.warning('training source %s %s is absent: skipped', spec.kind, path)
+                return []
+            raise SequenceError(f'{spec.kind} source: {path} does not exist')
+        if spec.kind == 'vid':
+            cache = ''
+            if spec.cache == 'auto':
+                digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+                cache = Path.home() / '.cache' / 'rar_tracking' / \
+                    f'vid-{spec.split}-{digest}.json'
+            elif spec.cache:
+                cache = SourceSpec(kind='vid', path=spec.cache).resolved_path(base_dir)
+            sequences = load_vid(path, spec.split, cache)
+        elif spec.kind == 'got10k':
+            sequences = [load_got10k(p) for p in _got10k_folders(path, spec.split)
+                         if _keep(p.name, spec)]
+        elif spec.kind == 'lasot':
+            sequences = [load_lasot(p) for p in _lasot_folders(path) if _keep(p.name, spec)]
+        else:
+            sequences = load_dataset(path)
+    sequences = sorted((s for s in sequences if _keep(s.name, spec)), key=lambda s: s.name)
+    if spec.max_sequences:
+        sequences = sequences[:spec.max_sequences]
+    return sequences
+
+
+def load_sources(specs: list[SourceSpec], base_dir: str | os.PathLike = '.'
+                 ) -> tuple[list[Sequence], np.ndarray]:
+    """All sequences of several sources and each one's sampling weight (source weight shared
+    equally by its sequences). Duplicate names raise."""
+    sequences, weights = [], []
+    for spec in specs:
+        found = load_source(spec, base_dir)
+        sequences += found
+        weights += [spec.weight / len(found)] * len(found)
+    names = [s.name for s in sequences]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f'sequence name(s) {dupes[:5]} occur in more than one source')
+    return sequences, np.array(weights, dtype=np.float64)
+
+
+def check_disjoint(train: list[Sequence], held_out: list[Sequence]) -> None:
+    """Raise ValueError when a sequence is in both splits (splits go by sequence name)."""
+    common = sorted({s.name for s in train} & {s.name for s in held_out})
+    if common:
+        raise ValueError(f'sequence(s) {common[:5]} are in both the training and the '
+                         f'held-out split')
+
+
+# ---------------------------------------------------------------------------- clip sampler
+@dataclass
+class ClipSettings:
+    """search_frames: T search frames after the template; max_gap: largest frame-index step
+    between consecutive frames of a clip; min_box: smallest usable box side in pixels."""
+
+    search_frames: int = 3
+    max_gap: int = 10
+    min_box: float = 2.0
+
+
+class ClipSampler:
+    """Draws clips (template frame, then T search frames) of one object.
+
+    A frame is usable when its ground truth is visible (no NaN) and both box sides are at
+    least ``min_box``. A clip is T + 1 usable frames of one sequence in increasing order,
+    consecutive ones at most ``max_gap`` frames apart. Which usable frames can still start a
+    clip of the needed length is precomputed per sequence, so every draw succeeds at once;
+    sequences without any such clip are left out (``skipped`` names them).
+    """
+
+    def __init__(self, sequences: list[Sequence], settings: ClipSettings = ClipSettings(),
+                 weights=None):
+        if settings.search_frames < 1 or settings.max_gap < 1:
+            raise ValueError('search_frames and max_gap must be >= 1')
+        self.settings = settings
+        t = settings.search_frames
+        weights = np.ones(len(sequences)) if weights is None else np.asarray(weights, float)
+        self.sequences, self.frames, self.chains, kept_weights = [], [], [], []
+        self.skipped: list[str] = []
+        for seq, weight in zip(sequences, weights):
+            gt = seq.gt
+            usable = np.isfinite(gt).all(axis=1)
+            usable[usable] &= (gt[usable, 2] >= settings.min_box) & (gt[usable, 3] >= settings.min_box)
+            frames = np.flatnonzero(usable)
+            chains = self._chains(frames, settings.max_gap, t)
+            if not chains[t].any():
+                self.skipped.append(seq.name)
+                continue
+            self.sequences.append(seq)
+            self.frames.append(frames)
+            self.chains.append(chains)
+            kept_weights.append(weight)
+        if not self.sequences:
+            raise ValueError(f'no sequence has {t + 1} visible frames with gaps <= '
+                             f'{settings.max_gap} (skipped: {self.skipped[:5]})')
+        self.probabilities = np.array(kept_weights) / np.sum(kept_weights)
+
+    @staticmethod
+    def _chains(frames: np.ndarray, gap: int, t: int) -> list[np.ndarray]:
+        """chains[k][p]: a clip of k more frames can follow usable frame ``frames[p]``."""
+        ends = np.searchsorted(frames, frames + gap, side='right')  # window: p+1 .. ends-1
+        chains = [np.ones(len(frames), dtype=bool)]
+        for _ in range(t):
+            csum = np.concatenate([[0], np.cumsum(chains[-1])])
+            chains.append(csum[ends] - csum[np.arange(len(frames)) + 1] > 0)
+        return chains
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def sample(self, rng: np.random.Generator) -> tuple[int, list[int]]:
+        """(sequence index in ``self.sequences``, [template frame, search frames...])."""
+        s = int(rng.choice(len(self.sequences), p=self.probabilities))
+        frames, chains = self.frames[s], self.chains[s]
+        t = self.settings.search_frames
+        pos = int(rng.choice(np.flatnonzero(chains[t])))
+        picked = [pos]
+        for k in range(t - 1, -1, -1):
+            hi = int(np.searchsorted(frames, frames[pos] + self.settings.max_gap, side='right'))
+            window = np.arange(pos + 1, hi)
+            pos = int(rng.choice(window[chains[k][window]]))
+            picked.append(pos)
+        return s, [int(frames[p]) for p in picked]
+
+
+# ---------------------------------------------------------------------------- crops
+@dataclass
+class AugmentSettings:
+    """Jitter of the search crops.
+
+    shift: the crop centre moves by up to this fraction of sqrt(w*h) along x and y;
+    scale: the crop side is multiplied by a log-uniform factor in [1/(1+scale), 1+scale];
+    colour: per-channel gains and a brightness factor in [1-colour, 1+colour];
+    blur_prob / blur_sigma: chance and largest sigma (px) of a Gaussian blur;
+    gray_prob: chance of a grayscale search crop.
+    """
+
+    shift: float = 0.4
+    scale: float = 0.1
+    colour: float = 0.2
+    blur_prob: float = 0.1
+    blur_sigma: float = 1.5
+    gray_prob: float = 0.05
+
+    @classmethod
+    def none(cls) -> 'AugmentSettings':
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def target_size(box, geometry: Geometry) -> tuple[float, float]:
+    """The tracker's size of a box: each side at least ``min_size``."""
+    return max(box.w, geometry.min_size), max(box.h, geometry.min_size)
+
+
+@dataclass
+class Crop:
+    """A crop with the tracker's geometry: image (S, S, 3) uint8, side in image pixels,
+    the target size (w, h) in pixels as the tracker sees it, and the target centre's offset
+    (dy, dx) from the crop centre in feature cells."""
+
+    image: np.ndarray
+    side: float
+    size: tuple[float, float]
+    offset: tuple[float, float]
+
+
+def crop_target(image: np.ndarray, box, geometry: Geometry, shift=(0.0, 0.0), scale=1.0
+                ) -> Crop:
+    """The tracker's crop of the target in ``box``, moved by ``shift`` (x, y) px and scaled.
+
+    The box is clipped to the image and its sides raised to ``min_size`` as
+    ``RARTracker.initialize`` does (InvalidBoxError when it does not overlap the image). The
+    crop is centred at the box centre + ``shift`` with side
+    ``scale * search_area_factor * sqrt(w * h)``.
+    """
+    h_img, w_img = image.shape[:2]
+    box = validate_box(box, w_img, h_img)
+    w, h = target_size(box, geometry)
+    cx, cy = box.center
+    side = geometry.side(w, h) * scale
+    crop = crop_square(image, cx + shift[0], cy + shift[1], side, geometry.crop_size)
+    cells = geometry.cells_per_pixel(side)
+    return Crop(crop, side, (w, h), (-shift[1] * cells, -shift[0] * cells))
+
+
+def photometric(crop: np.ndarray, rng: np.random.Generator, aug: AugmentSettings) -> np.ndarray:
+    """Colour gains, brightness, blur and grayscale jitter of one RGB uint8 crop."""
+    out = crop.astype(np.float32)
+    if aug.colour > 0:
+        gains = rng.uniform(1 - aug.colour, 1 + aug.colour, size=3) * \
+            rng.uniform(1 - aug.colour, 1 + aug.colour)
+        out *= gains.astype(np.float32)
+    if aug.blur_prob > 0 and rng.random() < aug.blur_prob:
+        out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.5, max(aug.blur_sigma, 0.5))))
+    if aug.gray_prob > 0 and rng.random() < aug.gray_prob:
+        gray = out @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        out = np.repeat(gray[:, :, None], 3, axis=2)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """Clips with the tracker's geometry; item ``(epoch, i)`` (or ``i``: epoch 0).
+
+    An item is a pure function of (seed, epoch, i), whatever the worker or the process, which
+    is what makes a resumed run see the same data as an uninterrupted one. Keys:
+    ``template`` uint8 (3, S, S); ``search`` uint8 (T, 3, S, S); ``label`` float32 (T, F, F)
+    with peaks at ``offset`` float32 (T, 2) = (dy, dx) cells; ``box_cells`` float32 (2,) the
+    template box (w, h) in cells (float64); ``frames`` int64 (T+1,); ``sequence`` the name.
+    """
+
+    def __init__(self, sampler: ClipSampler, geometry: Geometry, length: int,
+                 augment: AugmentSettings = AugmentSettings(), seed: int = 0):
+        self.sampler, self.geometry, self.length = sampler, geometry, int(length)
+        self.augment, self.seed = augment, int(seed)
+        self._warned: set[str] = set()
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index) -> dict[str, Any]:
+        epoch, i = index if isinstance(index, tuple) else (0, index)
+        rng = np.random.default_rng([self.seed, int(epoch), int(i)])
+        for _ in range(20):
+            s, frames = self.sampler.sample(rng)
+            seq = self.sampler.sequences[s]
+            try:
+                return self._make(seq, frames, rng)
+            except (InvalidBoxError, FrameReadError) as exc:  # box off the image, bad file
+                if seq.name not in self._warned:
+                    self._warned.add(seq.name)
+                    log.warning('skipping a clip of %s: %s', seq.name, exc)
+        raise RuntimeError(f'20 clips in a row could not be read (last: {seq.name})')
+
+    def _make(self, seq: Sequence, frames: list[int], rng: np.random.Generator) -> dict:
+        g, aug = self.geometry, self.augment
+        template = crop_target(seq.frame(frames[0]), seq.gt_box(frames[0]), g)
+        box_cells = g.box_cells(*template.size, template.side)
+        crops, offsets = [], []
+        for f in frames[1:]:
+            image, box = seq.frame(f), seq.gt_box(f)
+            extent = math.sqrt(max(box.w, g.min_size) * max(box.h, g.min_size))
+            shift = rng.uniform(-aug.shift, aug.shift, size=2) * extent if aug.shift else (0, 0)
+            scale = math.exp(rng.uniform(-1, 1) * math.log1p(aug.scale)) if aug.scale else 1.0
+            crop = crop_target(image, box, g, tuple(shift), scale)
+            crops.append(photometric(crop.image, rng, aug))
+            offsets.append(crop.offset)
+        offsets = torch.tensor(offsets, dtype=torch.float32)
+        return {
+            'template': torch.from_numpy(template.image).permute(2, 0, 1).contiguous(),
+            'search': torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous(),
+            'label': shifted_label(g.feature_size, g.sigma, offsets[:, 0], offsets[:, 1]),
+            'offset': offsets,
+            'box_cells': torch.tensor(box_cells, dtype=torch.float64),
+            'frames': torch.tensor(frames, dtype=torch.int64),
+            'sequence': seq.name,
+        }
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Indices ``(epoch, i)`` from a base sampler (e.g. DistributedSampler) for one epoch,
+    leaving out the first ``skip`` (the part of the epoch a resumed run already did)."""
+
+    def __init__(self, base, epoch: int, skip: int = 0):
+        self.base, self.epoch, self.skip = base, int(epoch), int(skip)
+        if hasattr(base, 'set_epoch'):
+            base.set_epoch(self.epoch)
+
+    def __iter__(self):
+        for k, i in enumerate(self.base):
+            if k >= self.skip:
+                yield self.epoch, int(i)
+
+    def __len__(self) -> int:
+        return max(0, len(self.base) - self.skip)
+
+
+def worker_init(_worker_id: int) -> None:
+    """DataLoader workers: one thread each for torch and OpenCV (the cores are shared)."""
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)

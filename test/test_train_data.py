@@ -1,0 +1,305 @@
+"""Training data: the VID reader, sources and splits, the clip sampler, crops and labels."""
+import itertools
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from rar_tracking.data.sequences import Sequence, SequenceError
+from rar_tracking.data.synthetic import make_sequence
+from rar_tracking.model.correlation import gaussian_label
+from rar_tracking.train.data import (AugmentSettings, ClipDataset, ClipSampler, ClipSettings,
+                                     EpochSampler, SourceSpec, check_disjoint, crop_target,
+                                     load_source, load_sources, load_vid, parse_vid_xml)
+from rar_tracking.train.geometry import Geometry, shifted_label
+
+SHARED = Path(__file__).resolve().parents[1].parent / 'shared' / 'data' / 'tracking'
+GEOMETRY = Geometry(crop_size=97, feature_size=13, search_area_factor=3.0, label_sigma=0.1,
+                    min_size=4.0, num_context=4, context_offset=1.0, lambda1=1e-4, lambda2=0.1)
+
+
+# ---------------------------------------------------------------------------- VID
+def _vid_xml(folder: str, stem: str, objects) -> str:
+    parts = [f'<annotation><folder>{folder}</folder><filename>{stem}</filename>'
+             '<source><database>ILSVRC_2015</database></source>'
+             '<size><width>64</width><height>48</height></size>']
+    for tid, (x0, y0, x1, y1), occ in objects:
+        parts.append(f'<object><trackid>{tid}</trackid><name>n02084071</name><bndbox>'
+                     f'<xmax>{x1}</xmax><xmin>{x0}</xmin><ymax>{y1}</ymax><ymin>{y0}</ymin>'
+                     f'</bndbox><occluded>{occ}</occluded><generated>0</generated></object>')
+    return ''.join(parts) + '</annotation>'
+
+
+@pytest.fixture()
+def vid_root(tmp_path):
+    """ILSVRC2015 layout: one video, 4 frames; track 0 in every frame, track 1 in frames 1-2."""
+    root = tmp_path / 'ILSVRC2015'
+    rel = 'ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000000'
+    ann = root / 'Annotations' / 'VID' / 'train' / rel
+    img = root / 'Data' / 'VID' / 'train' / rel
+    ann.mkdir(parents=True)
+    img.mkdir(parents=True)
+    for k in range(4):
+        objects = [(0, (10 + k, 5, 30 + k, 25), 0)]
+        if k in (1, 2):
+            objects.append((1, (40, 20, 60, 44), 1))
+        (ann / f'{k:06d}.xml').write_text(_vid_xml(rel, f'{k:06d}', objects))
+        frame = np.full((48, 64, 3), 40 * k, dtype=np.uint8)
+        cv2.imwrite(str(img / f'{k:06d}.JPEG'), frame)
+    return root
+
+
+def test_vid_xml_parser_reads_size_track_ids_and_boxes(vid_root):
+    path = next((vid_root / 'Annotations').rglob('000001.xml'))
+    width, height, objects = parse_vid_xml(path)
+    assert (width, height) == (64, 48)
+    assert [o.trackid for o in objects] == [0, 1]
+    assert objects[0].box == (11.0, 5.0, 20.0, 20.0)
+    assert objects[1].box == (40.0, 20.0, 20.0, 24.0)
+    assert objects[0].name == 'n02084071'
+    assert (objects[0].occluded, objects[1].occluded) == (False, True)
+    assert parse_vid_xml(path.read_bytes())[2][1].box == objects[1].box
+
+
+@pytest.mark.parametrize('text, message', [
+    (b'<annotation><size><width>64</width>', 'not a readable'),
+    (b'<annotation><object><bndbox/></object></annotation>', '<size> missing'),
+    (b'<annotation><size><width>64</width><height>4</height></size><object><trackid>0'
+     b'</trackid><bndbox><xmin>a</xmin></bndbox></object></annotation>', 'not a number'),
+])
+def test_vid_xml_parser_rejects_malformed_files(text, message):
+    with pytest.raises(SequenceError, match=message):
+        parse_vid_xml(text)
+
+
+def test_load_vid_makes_one_sequence_per_track_with_nan_where_absent(vid_root, tmp_path):
+    cache = tmp_path / 'cache' / 'vid.json'
+    sequences = load_vid(vid_root, 'train', cache)
+    assert [s.name for s in sequences] == ['ILSVRC2015_train_00000000:0',
+                                           'ILSVRC2015_train_00000000:1']
+    track0, track1 = sequences
+    np.testing.assert_array_equal(track0.gt[:, 0], [10, 11, 12, 13])
+    assert track1.visible.tolist() == [False, True, True, False]
+    np.testing.assert_array_equal(track1.gt[1], [40, 20, 20, 24])
+    assert track0.image_size == (64, 48)
+    assert track0.frame(3).shape == (48, 64, 3)
+    assert abs(int(track0.frame(3).mean()) - 120) <= 2  # the 4th JPEG, not another
+    # The cached index is used afterwards: the XML files are no longer read.
+    assert cache.is_file()
+    for xml in (vid_root / 'Annotations').rglob('*.xml'):
+        xml.unlink()
+    again = load_vid(vid_root, 'train', cache)
+    np.testing.assert_array_equal(again[1].gt, track1.gt)
+    with pytest.raises(SequenceError, match='no .xml'):
+        load_vid(vid_root, 'train')
+
+
+def test_vid_source_applies_name_globs(vid_root):
+    spec = SourceSpec.from_dict({'kind': 'vid', 'path': str(vid_root), 'exclude': ['*:1']})
+    assert [s.name for s in load_source(spec)] == ['ILSVRC2015_train_00000000:0']
+
+
+# ---------------------------------------------------------------------------- sources
+def test_source_specs_are_validated():
+    with pytest.raises(ValueError, match='unknown key'):
+        SourceSpec.from_dict({'kind': 'otb', 'path': 'x', 'inclde': ['a']})
+    with pytest.raises(ValueError, match='kind'):
+        SourceSpec.from_dict({'kind': 'imagenet', 'path': 'x'})
+    with pytest.raises(ValueError, match='needs a path'):
+        SourceSpec.from_dict({'kind': 'got10k'})
+
+
+def test_missing_sources_fail_unless_optional(tmp_path):
+    spec = {'kind': 'otb', 'path': str(tmp_path / 'absent')}
+    with pytest.raises(SequenceError, match='does not exist'):
+        load_source(SourceSpec.from_dict(spec))
+    assert load_source(SourceSpec.from_dict(dict(spec, optional=True))) == []
+
+
+def _write_got10k(root: Path, name: str, rows: int, absent=()):
+    folder = root / 'train' / name
+    folder.mkdir(parents=True)
+    for k in range(rows):
+        cv2.imwrite(str(folder / f'{k + 1:08d}.jpg'), np.zeros((20, 30, 3), np.uint8))
+    (folder / 'groundtruth.txt').write_text('\n'.join('2,3,10,8' for _ in range(rows)))
+    (folder / 'absence.label').write_text('\n'.join('1' if k in absent else '0'
+                                                   for k in range(rows)))
+
+
+def test_got10k_source_and_weights_per_source(tmp_path):
+    _write_got10k(tmp_path / 'got', 'GOT-10k_Train_000001', 5, absent=(2,))
+    _write_got10k(tmp_path / 'got', 'GOT-10k_Train_000002', 5)
+    (tmp_path / 'got' / 'train' / 'list.txt').write_text(
+        'GOT-10k_Train_000001\nGOT-10k_Train_000002\n')
+    specs = [SourceSpec.from_dict({'kind': 'got10k', 'path': 'got', 'weight': 2.0}),
+             SourceSpec.from_dict({'kind': 'synthetic', 'count': 4, 'num_frames': 8,
+                                   'size': [96, 80], 'seed': 3})]
+    sequences, weights = load_sources(specs, base_dir=tmp_path)  # relative path
+    assert [s.name for s in sequences[:2]] == ['GOT-10k_Train_000001', 'GOT-10k_Train_000002']
+    assert sequences[0].visible.tolist() == [True, True, False, True, True]
+    # Each source's weight is shared by its sequences: 2.0 / 2 and 1.0 / 4.
+    np.testing.assert_allclose(weights, [1.0, 1.0, 0.25, 0.25, 0.25, 0.25])
+
+
+def test_splits_are_by_sequence_name():
+    a = [make_sequence(4, (96, 80), seed=s, name=f's{s}') for s in range(3)]
+    b = [make_sequence(4, (96, 80), seed=7, name='s7'), a[1]]
+    check_disjoint(a, b[:1])
+    with pytest.raises(ValueError, match=r"\['s1'\]"):
+        check_disjoint(a, b)
+    with pytest.raises(ValueError, match='more than one source'):
+        specs = [SourceSpec.from_dict({'kind': 'synthetic', 'count': 2, 'num_frames': 4,
+                                       'size': [96, 80], 'seed': 0})] * 2
+        load_sources(specs)
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not (SHARED / 'manifest.json').is_file(), reason='no ../shared data')
+def test_shipped_heads_config_splits_the_shared_sequences_into_disjoint_halves():
+    from rar_tracking.data.sequences import load_manifest
+    from rar_tracking.train.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / 'config' / 'train_heads.yaml')
+    train, _ = load_sources([s for s in cfg.train if s.kind != 'synthetic'], cfg.base_dir)
+    val, _ = load_sources([s for s in cfg.val if s.kind != 'synthetic'], cfg.base_dir)
+    check_disjoint(train, val)
+    every = {s.name for s in load_manifest(SHARED)}
+    assert {s.name for s in train} | {s.name for s in val} == every
+    assert len(train) == 5 and len(val) == 6
+
+
+# ---------------------------------------------------------------------------- sampler
+def _sequence_with_gaps(visible_mask, name='gappy'):
+    n = len(visible_mask)
+    gt = np.tile([10.0, 10.0, 20.0, 16.0], (n, 1))
+    gt[~np.asarray(visible_mask)] = np.nan
+    return Sequence(name, [np.zeros((8, 8, 3), np.uint8)] * n, gt)
+
+
+def _all_clips(visible, t, gap):
+    frames = np.flatnonzero(visible)
+    return {c for c in itertools.combinations(frames.tolist(), t + 1)
+            if all(0 < b - a <= gap for a, b in zip(c, c[1:]))}
+
+
+def test_clip_sampler_draws_exactly_the_valid_clips():
+    visible = np.array([1, 1, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0, 1], dtype=bool)
+    seq = _sequence_with_gaps(visible)
+    settings = ClipSettings(search_frames=2, max_gap=3)
+    sampler = ClipSampler([seq], settings)
+    valid = _all_clips(visible, 2, 3)
+    rng = np.random.default_rng(0)
+    drawn = {tuple(sampler.sample(rng)[1]) for _ in range(3000)}
+    assert drawn == valid  # never a hidden frame or a larger gap, and nothing valid missed
+    assert all(visible[list(c)].all() for c in drawn)
+
+
+def test_clip_sampler_skips_small_boxes_and_sequences_without_a_clip():
+    dense = _sequence_with_gaps(np.ones(6, bool), 'dense')
+    dense.gt[2, 2] = 1.0  # a 1-px-wide box: not usable
+    sparse = _sequence_with_gaps(np.array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], bool), 'sparse')
+    sampler = ClipSampler([dense, sparse], ClipSettings(search_frames=3, max_gap=2, min_box=2))
+    assert sampler.skipped == ['sparse']
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        _, frames = sampler.sample(rng)
+        assert 2 not in frames
+    with pytest.raises(ValueError, match='no sequence'):
+        ClipSampler([sparse], ClipSettings(search_frames=1, max_gap=4))
+
+
+def test_clip_sampler_follows_the_weights():
+    a = _sequence_with_gaps(np.ones(5, bool), 'a')
+    b = _sequence_with_gaps(np.ones(5, bool), 'b')
+    sampler = ClipSampler([a, b], ClipSettings(2, 2), weights=[3.0, 1.0])
+    rng = np.random.default_rng(2)
+    share = np.mean([sampler.sample(rng)[0] == 0 for _ in range(2000)])
+    assert 0.72 < share < 0.78
+
+
+# ---------------------------------------------------------------------------- crops, labels
+def test_shifted_label_generalises_gaussian_label():
+    for size in (13, 12):
+        expected = gaussian_label((size, size), 1.3)
+        got = shifted_label(size, 1.3, torch.zeros(1), torch.zeros(1))[0]
+        torch.testing.assert_close(got, expected)
+    label = shifted_label(13, 1.0, torch.tensor([2.0, -3.4]), torch.tensor([-5.0, 6.3]))
+    assert np.unravel_index(int(label[0].argmax()), (13, 13)) == (2, 13 - 5)
+    assert np.unravel_index(int(label[1].argmax()), (13, 13)) == (13 - 3, 6)
+    # Distances wrap around: column 12 (displacement -1) is 5.7 cells from +6.3, not 7.3.
+    assert float(label[1, 10, 12]) == pytest.approx(math.exp(-0.5 * (0.4 ** 2 + 5.7 ** 2)),
+                                                    rel=1e-4)
+
+
+def _white_box_image(box):
+    image = np.zeros((240, 320, 3), np.uint8)
+    x, y, w, h = box
+    image[y:y + h, x:x + w] = 255
+    return image
+
+
+@pytest.mark.parametrize('shift, scale', [((0.0, 0.0), 1.0), ((9.0, -6.0), 1.0),
+                                          ((-14.0, 11.0), 1.1)])
+def test_crop_offset_is_where_the_target_is_in_the_crop(shift, scale):
+    box = (130, 90, 40, 30)
+    crop = crop_target(_white_box_image(box), box, GEOMETRY, shift, scale)
+    mask = crop.image[:, :, 0].astype(float) / 255.0
+    ys, xs = np.mgrid[0:97, 0:97] + 0.5
+    cy, cx = (mask * ys).sum() / mask.sum(), (mask * xs).sum() / mask.sum()
+    cells = GEOMETRY.feature_size / GEOMETRY.crop_size
+    assert crop.offset[0] == pytest.approx((cy - 97 / 2) * cells, abs=0.05)
+    assert crop.offset[1] == pytest.approx((cx - 97 / 2) * cells, abs=0.05)
+    assert crop.side == pytest.approx(3.0 * math.sqrt(40 * 30) * scale)
+    # the box fills w / side of the crop
+    assert mask.sum() == pytest.approx(40 * 30 * (97 / crop.side) ** 2, rel=0.05)
+
+
+def test_dataset_labels_peak_at_the_jittered_target():
+    seq = make_sequence(30, (320, 240), seed=4)
+    sampler = ClipSampler([seq], ClipSettings(3, 5))
+    dataset = ClipDataset(sampler, GEOMETRY, 8, AugmentSettings(shift=0.5, scale=0.1), seed=0)
+    offsets = []
+    for i in range(8):
+        item = dataset[i]
+        assert item['template'].shape == (3, 97, 97) and item['template'].dtype == torch.uint8
+        assert item['search'].shape == (3, 3, 97, 97)
+        assert item['label'].shape == (3, 13, 13)
+        for label, (dy, dx) in zip(item['label'], item['offset'].tolist()):
+            iy, ix = np.unravel_index(int(label.argmax()), (13, 13))
+            assert (iy, ix) == (round(dy) % 13, round(dx) % 13)
+            assert float(label.max()) == pytest.approx(
+                math.exp(-0.5 * ((dy - round(dy)) ** 2 + (dx - round(dx)) ** 2)
+                         / GEOMETRY.sigma ** 2), rel=1e-4)
+        frames = item['frames'].tolist()
+        assert all(0 < b - a <= 5 for a, b in zip(frames, frames[1:]))
+        offsets.append(item['offset'])
+    offsets = torch.cat(offsets)
+    assert offsets.abs().max() > 0.5  # the jitter moves the target off the centre
+    # at most 0.5 sqrt(wh) of shift = 0.5 / 3 of the crop; a bit more after the scale jitter
+    assert offsets.abs().max() <= 0.5 / 3.0 * 13 * 1.1 + 1e-4
+    # An item is a function of (seed, epoch, index) only.
+    again = dataset[(0, 3)]
+    torch.testing.assert_close(again['search'], dataset[3]['search'])
+    assert not torch.equal(dataset[(1, 3)]['search'], again['search'])
+
+
+def test_dataset_without_jitter_centres_the_target():
+    seq = make_sequence(12, (320, 240), seed=5)
+    dataset = ClipDataset(ClipSampler([seq], ClipSettings(2, 3)), GEOMETRY, 2,
+                          AugmentSettings.none(), seed=0)
+    item = dataset[0]
+    torch.testing.assert_close(item['offset'], torch.zeros(2, 2))
+    expected = gaussian_label((13, 13), GEOMETRY.sigma)
+    torch.testing.assert_close(item['label'][0], expected)
+
+
+def test_epoch_sampler_skips_the_done_part_of_an_epoch():
+    base = torch.utils.data.distributed.DistributedSampler(range(10), num_replicas=1, rank=0,
+                                                           shuffle=True, seed=3)
+    full = list(EpochSampler(base, epoch=2))
+    assert [e for e, _ in full] == [2] * 10
+    assert list(EpochSampler(base, epoch=2, skip=4)) == full[4:]
+    assert [i for _, i in full] != [i for _, i in EpochSampler(base, epoch=1)]

@@ -267,3 +267,43 @@ def test_paced_source_goes_on_after_wait_timeout(graph):
     g.spin_for(1.1)
     # One frame per ~0.2 s without answers: far fewer than the ~55 the rate alone would give.
     assert 3 <= len(g.images) <= 8, len(g.images)
+
+
+def test_target_service_gets_first_box_on_held_frame_then_plays(graph):
+    from rar_tracking_msgs.srv import SetTarget
+
+    g = graph(rate=40.0, scene_frames=30, scene_seed=2, target_service='tracker/set_target')
+    requests = []
+
+    def handle(request, response):
+        requests.append(request)
+        response.success = len(requests) >= 2  # refuse once: the source must retry
+        response.message = 'ok' if response.success else 'not yet'
+        return response
+
+    g.probe.create_service(SetTarget, 'tracker/set_target', handle)
+    assert g.spin_until(lambda: len(requests) >= 2, timeout=10.0)
+    n = len(g.gt)
+    assert g.spin_until(lambda: len(g.gt) >= n + 5)
+    assert len(requests) == 2
+    seq = make_sequence(30, (320, 240), 2)
+    x, y, w, h = seq.gt[0]
+    gt_by_stamp = {(m.header.stamp.sec, m.header.stamp.nanosec): m for m in g.gt}
+    for request in requests:
+        held = gt_by_stamp[(request.header.stamp.sec, request.header.stamp.nanosec)]
+        assert held.target_id == 1  # the request names a copy of the first frame
+        assert (request.center_x, request.center_y, request.size_x, request.size_y) == \
+            (x + w / 2, y + h / 2, w, h)
+        assert request.header.frame_id == 'camera'
+    accepted = requests[1].header.stamp
+    later = [m.target_id for m in g.gt if (m.header.stamp.sec, m.header.stamp.nanosec) >
+             (accepted.sec, accepted.nanosec) and m.target_id > 1]
+    assert later[:3] == [2, 3, 4]  # after acceptance the scene plays from frame 1
+
+
+def test_target_service_needs_a_first_box(ctx, tmp_path):
+    _write_folder(tmp_path, COLORS)
+    with pytest.raises(SourceError, match='target_service needs the box'):
+        VideoSourceNode(context=ctx, namespace='/bad' + uuid.uuid4().hex[:8],
+                        parameter_overrides=[Parameter('source', value=str(tmp_path)),
+                                             Parameter('target_service', value='x/set_target')])

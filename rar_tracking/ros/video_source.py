@@ -28,6 +28,10 @@ With ``paused`` true the node keeps publishing the current frame (the first one,
 anything was played) with fresh stamps, like a still camera; setting it false plays on. This
 lets a client set a target on frame 0 before the scene moves.
 
+With ``target_service`` set (e.g. ``rar_tracker/set_target``), the node holds the first frame
+until that rar_tracking_msgs/SetTarget service accepts the first frame's box for it, then plays:
+a tracker started beside it tracks the scene without anyone clicking.
+
 By default the node keeps its ``rate`` whatever its subscribers do, like a camera. With
 ``wait_for_topic`` set (e.g. ``rar_tracker/target``), it paces itself to a consumer instead:
 while playing, the next frame goes out only once a message on that topic carries a stamp at
@@ -57,6 +61,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from rar_tracking_msgs.msg import TrackedTarget
+from rar_tracking_msgs.srv import SetTarget
 
 from ..data import sequences as seqio
 from .image_conversion import rgb_to_image_msg
@@ -267,6 +272,16 @@ class VideoSourceNode(Node):
             self.create_subscription(TrackedTarget, p['wait_for_topic'], self._on_ack,
                                      QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
             self.wait_topic = self.resolve_topic_name(p['wait_for_topic'])
+        self.target_client = None
+        self._target_pending = False  # hold the first frame until the target service succeeds
+        self._held_header = None
+        self._held_count = 0
+        if p['target_service']:
+            if box is None:
+                raise SourceError('target_service needs the box of the first frame: a source '
+                                  'with ground truth, or the initial_box parameter')
+            self.target_client = self.create_client(SetTarget, p['target_service'])
+            self._target_pending = True
         self._timer = self.create_timer(1.0 / p['rate'], self._tick)
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
@@ -275,7 +290,9 @@ class VideoSourceNode(Node):
             f'{p["rate"]:g} Hz ({self.encoding}, frame_id {self.frame_id!r}, '
             f'loop={self.get_parameter("loop").value}, paused={self.get_parameter("paused").value}'
             f', ground truth: {"yes" if self.frames.has_gt else "no"}'
-            + (f', paced by {self.wait_topic})' if self.wait_topic else ')'))
+            + (f', paced by {self.wait_topic}' if self.wait_topic else '')
+            + (f', holding the first frame until {self.target_client.srv_name} accepts its box)'
+               if self.target_client is not None else ')'))
 
     def _declare_parameters(self) -> dict:
         specs = [
@@ -300,6 +317,10 @@ class VideoSourceNode(Node):
             ('wait_timeout', 5.0, _descriptor(
                 'with wait_for_topic: publish the next frame anyway after this long',
                 read_only=False, lo=0.01, hi=3600.0, constraints='s')),
+            ('target_service', '', _descriptor(
+                'a rar_tracking_msgs/SetTarget service (e.g. rar_tracker/set_target): hold the '
+                'first frame until that service accepts its box (ground truth or initial_box), '
+                'then play (empty: do not set a target)')),
             ('max_frames', 0, _descriptor('play at most this many frames per pass (0: all)',
                                           lo=0, hi=2 ** 31 - 1)),
             ('encoding', 'rgb8', _descriptor('image encoding', constraints='rgb8 or bgr8')),
@@ -405,8 +426,35 @@ class VideoSourceNode(Node):
             throttle_duration_sec=10.0)
         return False
 
+    def _request_target(self) -> None:
+        """Ask the target service to track the first frame's box on the held frame."""
+        if self._held_header is None or self._held_count < 3 or \
+                not self.target_client.service_is_ready():
+            return
+        x, y, w, h = self._initial_box
+        request = SetTarget.Request()
+        request.header = self._held_header
+        request.center_x, request.center_y, request.size_x, request.size_y = \
+            x + w / 2.0, y + h / 2.0, w, h
+        self._held_count = -10 ** 9  # no second request while this one is out
+        self.target_client.call_async(request).add_done_callback(self._on_target_set)
+
+    def _on_target_set(self, future) -> None:
+        try:
+            response = future.result()
+        except Exception as exc:  # the service went away mid-call
+            response = SetTarget.Response(success=False, message=repr(exc))
+        if response.success:
+            self._target_pending = False
+            self.get_logger().info(f'{self.target_client.srv_name}: {response.message}; playing')
+        else:
+            self._held_count = 0  # try again on a newer copy of the first frame
+            self.get_logger().warning(
+                f'{self.target_client.srv_name} refused the first box: {response.message}; '
+                'retrying', throttle_duration_sec=5.0)
+
     def _tick(self) -> None:
-        paused = self.get_parameter('paused').value
+        paused = self.get_parameter('paused').value or self._target_pending
         if self._waiting(paused):
             return
         if not paused or self._current is None:
@@ -434,6 +482,10 @@ class VideoSourceNode(Node):
         if not self._initial_sent and self._initial_box is not None:
             self.initial_pub.publish(self._box_msg(header, np.array(self._initial_box), 1))
             self._initial_sent = True
+        if self._target_pending:
+            self._held_header = header
+            self._held_count += 1
+            self._request_target()
 
     @staticmethod
     def _box_msg(header, row, target_id: int) -> TrackedTarget:

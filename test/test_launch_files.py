@@ -1,0 +1,334 @@
+"""The launch files, the shipped parameters file and the rviz config agree with the package.
+
+(a) Always: the launch files are read as Python syntax trees (``launch`` is not importable
+    everywhere) and checked against setup.py (console scripts, installed data files), config/
+    and the node itself, started as its own process with the shipped YAML.
+(b) Where launch_ros and launch_testing are importable and rar_tracking is installed in an
+    ament prefix (colcon): rar_tracker.launch.py is really launched, in a namespace.
+"""
+from __future__ import annotations
+
+import ast
+import fnmatch
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+LAUNCH_DIR = ROOT / 'launch'
+TRACKER_LAUNCH = LAUNCH_DIR / 'rar_tracker.launch.py'
+DEMO_LAUNCH = LAUNCH_DIR / 'rar_demo.launch.py'
+YAML_PATH = ROOT / 'config' / 'rar_tracker.yaml'
+RVIZ_PATH = ROOT / 'config' / 'rar_tracker.rviz'
+REQUIRED_ARGUMENTS = {'image_topic', 'device', 'namespace', 'weights', 'trunk', 'params_file',
+                      'rviz'}
+
+
+# ----------------------------------------------------------------------------- AST helpers
+class LaunchFile:
+    """What a launch file says, read from its syntax tree (module-level str constants
+    are substituted where a call names them)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.source = path.read_text()
+        self.tree = ast.parse(self.source, filename=str(path))
+        self.constants: dict[str, object] = {}
+        for node in self.tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
+                    isinstance(node.targets[0], ast.Name):
+                try:
+                    self.constants[node.targets[0].id] = ast.literal_eval(node.value)
+                except ValueError:
+                    pass
+
+    def value(self, node):
+        if isinstance(node, ast.Name) and node.id in self.constants:
+            return self.constants[node.id]
+        try:
+            return ast.literal_eval(node)
+        except ValueError:
+            return node  # a substitution or expression: left as a tree
+
+    def calls(self, name: str) -> list[dict]:
+        """Keyword and positional arguments of every call of ``name``."""
+        found = []
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Call) and getattr(node.func, 'id', None) == name:
+                args = {kw.arg: self.value(kw.value) for kw in node.keywords}
+                args['_args'] = [self.value(a) for a in node.args]
+                found.append(args)
+        return found
+
+    def strings(self) -> set[str]:
+        values = {n.value for n in ast.walk(self.tree)
+                  if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        return values | {v for v in self.constants.values() if isinstance(v, str)}
+
+    def declared_arguments(self) -> set[str]:
+        return {c['_args'][0] for c in self.calls('DeclareLaunchArgument')}
+
+
+def setup_py() -> tuple[str, dict[str, str], list[tuple[str, list[str]]]]:
+    """(package name, console scripts, data_files as (destination, glob patterns))."""
+    tree = ast.parse((ROOT / 'setup.py').read_text())
+    constants = {n.targets[0].id: ast.literal_eval(n.value) for n in tree.body
+                 if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)}
+    call = next(n for n in ast.walk(tree)
+                if isinstance(n, ast.Call) and getattr(n.func, 'id', None) == 'setup')
+    kw = {k.arg: k.value for k in call.keywords}
+
+    def text(node) -> str:
+        """A string expression of setup.py: constants joined with '+'."""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return text(node.left) + text(node.right)
+        if isinstance(node, ast.Name):
+            return constants[node.id]
+        return ast.literal_eval(node)
+
+    def patterns(node) -> list[str]:
+        """A list expression of setup.py: lists and glob('pattern') calls joined with '+'."""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return patterns(node.left) + patterns(node.right)
+        if isinstance(node, ast.Call) and getattr(node.func, 'id', None) == 'glob':
+            return [text(node.args[0])]
+        if isinstance(node, ast.List):
+            return [text(element) for element in node.elts]
+        raise AssertionError(f'setup.py: cannot read {ast.dump(node)}')
+
+    name = text(kw['name'])
+    scripts = {}
+    for spec in ast.literal_eval(kw['entry_points'])['console_scripts']:
+        script, _, target = (part.strip() for part in spec.partition('='))
+        scripts[script] = target
+    data_files = []
+    for entry in kw['data_files'].elts:
+        destination, sources = entry.elts
+        data_files.append((text(destination), patterns(sources)))
+    return name, scripts, data_files
+
+
+PACKAGE, SCRIPTS, DATA_FILES = setup_py()
+
+
+def installed_as(relative: str) -> str | None:
+    """The share destination setup.py installs a repository file to, or None."""
+    for destination, patterns in DATA_FILES:
+        if any(fnmatch.fnmatch(relative, pattern) for pattern in patterns):
+            return destination
+    return None
+
+
+# ----------------------------------------------------------------------------- (a) static
+def test_launch_files_compile_and_are_installed():
+    for path in (TRACKER_LAUNCH, DEMO_LAUNCH):
+        compile(path.read_text(), str(path), 'exec')
+        assert 'def generate_launch_description' in path.read_text()
+        assert installed_as(f'launch/{path.name}') == f'share/{PACKAGE}/launch', path.name
+
+
+def test_tracker_launch_declares_its_arguments():
+    lf = LaunchFile(TRACKER_LAUNCH)
+    assert REQUIRED_ARGUMENTS <= lf.declared_arguments()
+    rviz_arg = next(c for c in lf.calls('DeclareLaunchArgument') if c['_args'][0] == 'rviz')
+    assert rviz_arg['default_value'] == 'false'
+    # Every LaunchConfiguration used names a declared argument.
+    used = {c['_args'][0] for c in lf.calls('LaunchConfiguration')
+            if isinstance(c['_args'][0], str)} | set(lf.constants['OVERRIDES'])
+    assert used <= lf.declared_arguments(), used - lf.declared_arguments()
+
+
+def test_tracker_launch_starts_the_console_script_with_the_shipped_files():
+    from rar_tracking.node import NODE_NAME
+
+    lf = LaunchFile(TRACKER_LAUNCH)
+    nodes = {c['executable']: c for c in lf.calls('Node')}
+    tracker = nodes['rar_tracker_node']
+    assert tracker['package'] == PACKAGE
+    assert tracker['executable'] in SCRIPTS
+    assert SCRIPTS[tracker['executable']] == 'rar_tracking.node:main'
+    assert tracker['name'] == NODE_NAME == 'rar_tracker'
+    for keyword in ('namespace', 'parameters', 'remappings'):
+        assert keyword in tracker, keyword
+    # The node subscribes 'image'; the launch file remaps exactly that name.
+    remap = tracker['remappings']
+    assert isinstance(remap, ast.List) and ast.literal_eval(remap.elts[0].elts[0]) == 'image'
+    assert nodes['rviz2']['package'] == 'rviz2' and 'condition' in nodes['rviz2']
+
+    # The files it finds with FindPackageShare exist in config/ and are installed there.
+    referenced = {s for s in lf.strings() if s.endswith(('.yaml', '.rviz'))}
+    assert referenced == {YAML_PATH.name, RVIZ_PATH.name}
+    for name in referenced:
+        assert (ROOT / 'config' / name).is_file(), name
+        assert installed_as(f'config/{name}') == f'share/{PACKAGE}/config', name
+    assert "'config'" in lf.source and 'FindPackageShare' in lf.source
+
+
+def test_demo_launch_runs_two_namespaced_instances():
+    lf = LaunchFile(DEMO_LAUNCH)
+    for node in lf.calls('Node'):
+        assert node['package'] == PACKAGE and node['executable'] in SCRIPTS
+    assert TRACKER_LAUNCH.name in lf.strings()  # it includes the tracker launch file
+    cameras = lf.constants['CAMERAS']
+    namespaces = [ns for ns, _ in cameras]
+    assert len(namespaces) >= 2 and len(set(namespaces)) == len(namespaces)
+    assert 'IncludeLaunchDescription' in lf.source and "'namespace': namespace" in lf.source
+
+
+def test_rviz_config_shows_the_debug_image_of_the_node():
+    from rar_tracking.node import NODE_NAME
+
+    config = yaml.safe_load(RVIZ_PATH.read_text())
+    manager = config['Visualization Manager']
+    images = [d for d in manager['Displays'] if d['Class'] == 'rviz_default_plugins/Image']
+    enabled = [d for d in images if d['Enabled']]
+    assert [d['Topic']['Value'] for d in enabled] == [f'/{NODE_NAME}/debug_image']
+    assert enabled[0]['Topic']['Reliability Policy'] in ('Best Effort', 'Reliable')
+    assert manager['Global Options']['Fixed Frame']
+    assert {'Panels', 'Visualization Manager', 'Window Geometry'} <= set(config)
+    # rar_tracker.launch.py points that absolute topic at the instance's namespace.
+    assert f"f'/{{NODE_NAME}}/debug_image'" in LaunchFile(TRACKER_LAUNCH).source
+
+
+def _yaml_parameters() -> dict:
+    data = yaml.safe_load(YAML_PATH.read_text())
+    assert list(data) == ['/**'], 'the shipped file must apply to any node name and namespace'
+    return data['/**']['ros__parameters']
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_every_yaml_key_is_a_parameter_of_the_running_node():
+    """Start the node as launch does (its own process, --params-file) and ask it, over the
+    parameter services, which parameters it has and what values it took."""
+    rclpy = pytest.importorskip('rclpy', reason='rclpy (ROS 2) is not installed')
+    from rclpy.parameter import parameter_value_to_python
+    from rclpy.parameter_client import AsyncParameterClient
+
+    from rar_tracking.ros.testing import FAST_PARAMETERS, isolate_ros_domain
+
+    isolate_ros_domain()
+    expected = _yaml_parameters()
+    namespace = '/launch_check_' + uuid.uuid4().hex[:8]
+    cmd = [sys.executable, '-m', 'rar_tracking.node', '--ros-args', '-r', f'__ns:={namespace}',
+           '--params-file', str(YAML_PATH)]
+    for key, value in FAST_PARAMETERS.items():
+        cmd += ['-p', f'{key}:={value}']
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    node = rclpy.create_node('launch_check', context=ctx)
+    executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
+    executor.add_node(node)
+
+    def call(future, timeout=20.0):
+        end = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.05)
+        assert future.done(), 'the node did not answer'
+        return future.result()
+
+    try:
+        client = AsyncParameterClient(node, f'{namespace}/rar_tracker')
+        end = time.monotonic() + 120.0
+        while not client.services_are_ready():
+            assert proc.poll() is None, f'the node exited:\n{proc.stderr.read()[-3000:]}'
+            assert time.monotonic() < end, 'the node did not come up'
+            executor.spin_once(timeout_sec=0.1)
+        declared = set(call(client.list_parameters()).result.names)
+        missing = set(expected) - declared
+        assert not missing, f'keys of {YAML_PATH.name} the node does not declare: {missing}'
+        names = sorted(expected)
+        values = call(client.get_parameters(names)).values
+        for name, value in zip(names, values):
+            got = parameter_value_to_python(value)
+            want = FAST_PARAMETERS.get(name, expected[name])
+            assert got == want and type(got) is type(want), (name, got, want)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        ctx.try_shutdown()
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ----------------------------------------------------------------------------- (b) launch
+def _installed_executable() -> Path | None:
+    try:
+        from ament_index_python.packages import get_package_prefix
+        path = Path(get_package_prefix(PACKAGE)) / 'lib' / PACKAGE / 'rar_tracker_node'
+    except Exception:  # PackageNotFoundError, or no ament_index_python
+        return None
+    return path if path.is_file() else None
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_tracker_launch_file_really_launches():
+    pytest.importorskip('launch_ros', reason='launch_ros is not installed (ROS 2 from PyPI '
+                        'wheels has no launch); the static checks above still ran')
+    pytest.importorskip('launch_testing', reason='launch_testing is not installed')
+    if _installed_executable() is None:
+        pytest.skip(f'{PACKAGE} is not installed in an ament prefix with lib/{PACKAGE}/ '
+                    'executables (colcon build, then source install/setup.bash)')
+    import rclpy
+    from launch import LaunchDescription, LaunchService
+    from launch.actions import IncludeLaunchDescription
+    from launch.launch_description_sources import PythonLaunchDescriptionSource
+    from rclpy.parameter_client import AsyncParameterClient
+
+    from rar_tracking.ros.testing import isolate_ros_domain
+
+    isolate_ros_domain()
+    namespace = 'launch_test_' + uuid.uuid4().hex[:8]
+    arguments = {'namespace': namespace, 'image_topic': 'camera/image_raw',
+                 'params_file': str(YAML_PATH), 'rviz_config': str(RVIZ_PATH),
+                 'trunk': 'efficientnet_lite0', 'device': 'cpu', 'rviz': 'false'}
+    service = LaunchService(argv=[])
+    service.include_launch_description(LaunchDescription([IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(str(TRACKER_LAUNCH)),
+        launch_arguments=list(arguments.items()))]))
+    results: dict = {}
+
+    def check():  # runs beside the launch service, which keeps the main thread
+        ctx = rclpy.Context()
+        rclpy.init(context=ctx)
+        node = rclpy.create_node('launch_test_probe', context=ctx)
+        try:
+            client = AsyncParameterClient(node, f'/{namespace}/rar_tracker')
+            results['up'] = client.wait_for_services(timeout_sec=120.0)
+            if results['up']:
+                future = client.get_parameters(['trunk', 'device', 'lost_threshold'])
+                rclpy.spin_until_future_complete(node, future, timeout_sec=20.0)
+                results['values'] = [v.string_value or v.double_value
+                                     for v in future.result().values]
+                topic = f'/{namespace}/camera/image_raw'
+                end = time.monotonic() + 10.0
+                while time.monotonic() < end and not results.get('subscribers'):
+                    results['subscribers'] = [
+                        i.node_name for i in node.get_subscriptions_info_by_topic(topic)]
+                    time.sleep(0.2)
+        finally:
+            node.destroy_node()
+            ctx.try_shutdown()
+            service.shutdown()
+
+    worker = threading.Thread(target=check, daemon=True)
+    worker.start()
+    assert service.run() == 0
+    worker.join(timeout=30.0)
+    assert results.get('up'), 'rar_tracker did not come up under ros2 launch'
+    assert results['values'] == ['efficientnet_lite0', 'cpu', _yaml_parameters()[
+        'lost_threshold']]
+    assert results['subscribers'] == ['rar_tracker']

@@ -169,11 +169,15 @@ class Child:
         return self.proc.poll() is None
 
     def tail(self, lines: int = 15) -> str:
+        """The last lines of the log, after its error lines that come earlier."""
         try:
             text = self.log_path.read_text(errors='replace').splitlines()
         except OSError:
             return ''
-        return '\n'.join('    ' + line for line in text[-lines:])
+        errors = [line for line in text[:-lines]
+                  if any(key in line for key in ('FATAL', 'ERROR', 'error:'))][-5:]
+        shown = errors + (['    ...'] if errors else []) + text[-lines:]
+        return '\n'.join('    ' + line for line in shown)
 
     def stop(self, grace: float = 5.0) -> int | None:
         """SIGINT, then SIGTERM, then SIGKILL; returns the exit code."""

@@ -87,9 +87,17 @@ def shifted_label(size: int, sigma: float, dy: torch.Tensor, dx: torch.Tensor) -
 
 @torch.no_grad()
 def probe_feature_size(net: torch.nn.Module, crop_size: int) -> int:
-    """Side of the network's feature map for ``crop_size`` crops (as the tracker probes it)."""
+    """Side of the network's feature map for ``crop_size`` crops (as the tracker probes it).
+
+    The probe runs in eval mode, so that it leaves no trace in BatchNorm statistics.
+    """
     device = next(net.parameters()).device
-    phi = net(torch.zeros(1, 3, crop_size, crop_size, device=device))[0]
+    was_training = net.training
+    net.eval()
+    try:
+        phi = net(torch.zeros(1, 3, crop_size, crop_size, device=device))[0]
+    finally:
+        net.train(was_training)
     if phi.shape[-1] != phi.shape[-2]:
         raise ValueError(f'feature map of a square crop is not square: {tuple(phi.shape)}')
     return int(phi.shape[-1])

@@ -1,0 +1,102 @@
+"""One training clip through the network and the contextual attentional correlation layer.
+
+For a batch of clips (template z, search frames x_1..x_T):
+
+1. phi^a(z) with a fresh attention state (as ``RARTracker.initialize``);
+2. the target patch z0 and the k context patches of the template (windowed), the CACF filter
+   of Eq. 10 with T = 1 (one template per clip, beta = 1);
+3. for t = 1..T: phi^a(x_t) with the attention state of the previous frame (the ConvLSTM runs
+   over the clip, template first), the response g(x_t) of Eq. 11 on the windowed features;
+4. the loss of Eq. 12, ||g(x_t) - y_t||^2 with y_t the Gaussian at the target's offset,
+   averaged over clips and frames.
+
+Everything is differentiable (torch.fft), so the gradient reaches the attention, the
+refinement, the channel reduction and, unless frozen, the trunk. The network runs under
+autocast when ``amp`` is on (CUDA); the correlation layer always runs in float32.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from ..model.correlation import (cacf_terms, correlation_response, cosine_window, gaussian_label,
+                                 peak_and_psr, ridge_loss, solve_filter, template_patches)
+from ..model.rar import RARNet
+from .geometry import Geometry
+
+
+class ClipModel(nn.Module):
+    """Wraps a :class:`RARNet` so that one ``forward`` is one whole training step's graph
+    (what DistributedDataParallel needs: a single forward per backward)."""
+
+    def __init__(self, net: RARNet, geometry: Geometry, amp: bool = False):
+        super().__init__()
+        self.net, self.geometry, self.amp = net, geometry, amp
+        fs = (geometry.feature_size, geometry.feature_size)
+        self.register_buffer('window', cosine_window(fs), persistent=False)
+        label = gaussian_label(fs, geometry.sigma)
+        self.register_buffer('label_hat', torch.view_as_real(torch.fft.rfft2(label)),
+                             persistent=False)
+
+    def _autocast(self, device: torch.device):
+        if self.amp and device.type == 'cuda':
+            return torch.autocast('cuda', dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def features(self, images: torch.Tensor, states):
+        """phi^a of uint8/float crops (N, 3, S, S), in float32, and the new attention states."""
+        with self._autocast(images.device):
+            phi, states, _ = self.net(images.float(), states)
+        return phi.float(), states
+
+    def filter(self, phi_z: torch.Tensor, box_cells: torch.Tensor) -> torch.Tensor:
+        """Eq. 10 (T = 1) per clip: w_hat (B, C, F, F//2+1); the context offsets follow each
+        template box, as in the tracker (clips with equal offsets are solved together)."""
+        g = self.geometry
+        label_hat = torch.view_as_complex(self.label_hat)
+        offsets = [tuple(g.offsets(tuple(bc))) for bc in box_cells.tolist()]
+        terms = [None] * len(offsets)
+        for key in dict.fromkeys(offsets):
+            idx = [i for i, o in enumerate(offsets) if o == key]
+            z0, ctx = template_patches(phi_z[idx], self.window, list(key))
+            for j, parts in zip(idx, zip(*cacf_terms(z0, ctx, label_hat))):
+                terms[j] = parts
+        numerator, energy, context = (torch.stack(t) for t in zip(*terms))
+        return solve_filter(numerator, energy, context, g.lambda1, g.lambda2)
+
+    def forward(self, template: torch.Tensor, search: torch.Tensor, label: torch.Tensor,
+                box_cells: torch.Tensor) -> dict[str, torch.Tensor]:
+        """template (B, 3, S, S), search (B, T, 3, S, S), label (B, T, F, F), box_cells (B, 2).
+
+        Returns 'loss' (scalar, Eq. 12 averaged over the T frames) and 'response'
+        (B, T, F, F).
+        """
+        phi_z, states = self.features(template, None)
+        with torch.autocast(template.device.type, enabled=False):
+            w_hat = self.filter(phi_z, box_cells)
+        responses = []
+        for t in range(search.shape[1]):
+            phi_x, states = self.features(search[:, t], states)
+            with torch.autocast(template.device.type, enabled=False):
+                responses.append(correlation_response(w_hat, phi_x * self.window))
+        response = torch.stack(responses, dim=1)
+        loss = ridge_loss(response.flatten(0, 1), label.flatten(0, 1).to(response))
+        return {'loss': loss, 'response': response}
+
+
+@torch.no_grad()
+def response_metrics(response: torch.Tensor, offset: torch.Tensor) -> dict[str, float]:
+    """Over all frames of a batch (response (B, T, F, F), label offsets (B, T, 2) cells): the
+    response peak (mean and max), the distance in cells between the response peak and the
+    label peak (mean), and the share of frames where that distance is at most one cell."""
+    flat = response.detach().float().flatten(0, 1)
+    peak, idx, _ = peak_and_psr(flat)
+    h, w = flat.shape[-2:]
+    dy = torch.remainder(idx[:, 0] + h // 2, h) - h // 2
+    dx = torch.remainder(idx[:, 1] + w // 2, w) - w // 2
+    target = offset.detach().to(flat.device).flatten(0, 1)
+    error = torch.hypot(dy.float() - target[:, 0], dx.float() - target[:, 1])
+    return {'peak_mean': float(peak.mean()), 'peak_max': float(peak.max()),
+            'offset_error': float(error.mean()), 'hit_rate': float((error <= 1.0).float().mean())}

@@ -95,3 +95,14 @@ def test_demo_rejects_a_video_without_a_box(tmp_path):
     writer.release()
     proc, _ = run_demo(tmp_path, '--video', str(video), timeout=60)
     assert proc.returncode == 1 and '--box' in proc.stderr
+
+
+@pytest.mark.shared_data
+def test_demo_on_a_real_sequence(tmp_path, shared_data):
+    proc, out = run_demo(tmp_path, '--sequence', 'Girl', '--data', str(shared_data),
+                         '--frames', '12', '--device', 'cpu', '--param', 'crop_size:=129')
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((out / 'summary.json').read_text())
+    assert summary['input'].startswith('sequence Girl')
+    assert summary['frames_recorded'] == 12 and summary['frames_scored'] >= 9
+    assert summary['mean_iou'] > 0.4, summary

@@ -148,7 +148,8 @@ def test_image_folder_in_order_and_stops_without_loop(graph, tmp_path):
     _write_folder(tmp_path, COLORS)
     (tmp_path / 'notes.txt').write_text('not an image')
     g = graph(source=str(tmp_path), rate=50.0, loop=False, initial_box=[5.0, 6.0, 20.0, 10.0])
-    g.spin_for(0.5)  # 25 ticks: far more than the 3 frames
+    assert g.spin_until(lambda: g.source.finished)
+    g.spin_for(0.3)  # nothing more comes after the end
     got = [tuple(image_msg_to_rgb(m)[0, 0]) for _, m in g.images]
     assert got == COLORS
     assert g.source.finished
@@ -182,7 +183,8 @@ def test_video_file_and_max_frames(graph, tmp_path):
         writer.write(np.full((48, 64, 3), level, np.uint8))
     writer.release()
     g = graph(source=str(path), rate=50.0, loop=False, max_frames=5)
-    g.spin_for(0.6)
+    assert g.spin_until(lambda: g.source.finished)
+    g.spin_for(0.3)
     assert len(g.images) == 5
     for (_, msg), level in zip(g.images, levels):
         rgb = image_msg_to_rgb(msg)
@@ -214,8 +216,8 @@ def test_rate_is_dynamic_and_checked(graph):
     assert g.source.set_parameters([Parameter('rate', value=50.0)])[0].successful
     g.spin_for(0.2)
     start = len(g.images)
-    g.spin_for(0.6)
-    assert len(g.images) - start >= 18  # ~30 at 50 Hz; 6 at the old 10 Hz
+    g.spin_for(1.0)
+    assert len(g.images) - start >= 25  # ~50 at 50 Hz; 10 at the old 10 Hz
 
 
 @pytest.mark.parametrize('make_source, message', [

@@ -106,6 +106,26 @@ def crop_square(image: np.ndarray, cx: float, cy: float, side: float, out: int) 
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def crop_squares_torch(image: torch.Tensor, centers, sides, out: int) -> torch.Tensor:
+    """The crops of :func:`crop_square` computed on the image's device (bilinear, replicate).
+
+    image: (3, H, W) float; returns (N, 3, out, out). Used on CUDA so that a frame is uploaded
+    once and cropped there; the same pixel convention as cv2.warpAffine (pixel centres at
+    integer coordinates).
+    """
+    _, height, width = image.shape
+    steps = torch.arange(out, device=image.device, dtype=torch.float32) - out / 2.0
+    grids = []
+    for (cx, cy), side in zip(centers, sides):
+        xs = (2.0 * (cx + steps * (side / out)) + 1.0) / width - 1.0
+        ys = (2.0 * (cy + steps * (side / out)) + 1.0) / height - 1.0
+        grids.append(torch.stack(torch.meshgrid(xs, ys, indexing='xy'), dim=-1))
+    grid = torch.stack(grids)
+    batch = image[None].expand(len(grids), -1, -1, -1)
+    return torch.nn.functional.grid_sample(batch, grid, mode='bilinear', padding_mode='border',
+                                           align_corners=False)
+
+
 @dataclass
 class TrackerState:
     """Everything ``track`` needs from the previous frames (copy with ``copy.deepcopy``)."""
@@ -206,11 +226,14 @@ class RARTracker:
     def _features(self, image: np.ndarray, centers, sides: list[float], out: int,
                   attention: list[AttentionState] | None):
         """Crops (one per centre and side) -> phi^a (N, C, h, w) and the new attention states."""
-        crops = np.stack([crop_square(image, cx, cy, s, out) for (cx, cy), s in zip(centers, sides)])
-        batch = torch.from_numpy(crops).to(self.device, non_blocking=True)
-        batch = batch.permute(0, 3, 1, 2).float()
-        if self.device.type == 'cuda':
+        if self.device.type == 'cuda':  # upload the frame once, crop on the GPU
+            frame = torch.from_numpy(image).to(self.device, non_blocking=True)
+            batch = crop_squares_torch(frame.permute(2, 0, 1).float(), centers, sides, out)
             batch = batch.contiguous(memory_format=torch.channels_last)
+        else:
+            crops = np.stack([crop_square(image, cx, cy, s, out)
+                              for (cx, cy), s in zip(centers, sides)])
+            batch = torch.from_numpy(crops).permute(0, 3, 1, 2).float()
         states = [s.expand(len(sides)) for s in attention] if attention else None
         phi, new_states, _ = self.net(batch, states)
         return phi, new_states
@@ -292,9 +315,10 @@ class RARTracker:
             sides = [side * f for f in self.scale_factors]
             penalties = [1.0 if f == 1.0 else c.scale_penalty for f in self.scale_factors]
         phi, new_states = self._features(image, centers, sides, c.crop_size, st.attention)
-        response = correlation_response(w_hat, phi * self.window)
+        # the response maps are small: one copy to the host, then no more device syncs
+        response = correlation_response(w_hat, phi * self.window).float().cpu()
         peaks, idx, psrs = peak_and_psr(response)
-        scored = peaks * torch.tensor(penalties, device=peaks.device)
+        scored = peaks * torch.tensor(penalties)
         best = int(scored.argmax())
         peak, psr = float(peaks[best]), float(psrs[best])
         dy, dx = subpixel_offset(response[best], *idx[best].tolist())

@@ -27,7 +27,6 @@ import argparse
 import collections
 import csv
 import json
-import math
 import os
 import signal
 import subprocess
@@ -209,7 +208,6 @@ class FrameRecord:
     stamp_ns: int
     rgb: np.ndarray | None
     gt: Box | None = None
-    gt_known: bool = False
     index: int | None = None  # 0-based source frame index, when the source says it
 
 
@@ -504,8 +502,9 @@ class Demo:
                                       reliable)
         self.node.create_subscription(TrackedTarget, 'rar_tracker/target', self.on_target,
                                       reliable)
-        self.node.create_subscription(Image, 'rar_tracker/debug_image', self.on_debug,
-                                      QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT))
+        self.node.create_subscription(
+            Image, 'rar_tracker/debug_image', self.on_debug,
+            QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT))
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self.on_diagnostics, 10)
         self.set_target = self.node.create_client(SetTarget, 'rar_tracker/set_target')
         self.executor = rclpy.executors.SingleThreadedExecutor(context=self.context)
@@ -707,7 +706,6 @@ class Demo:
             gt = self.rec.gt.pop(stamp, None)
             if gt is not None:
                 record.gt, record.index = gt
-                record.gt_known = True
             self.scorer.add(record, *self.rec.targets.pop(stamp, (None, None)))
 
     def finish(self, interrupted: bool = False) -> dict:

@@ -173,19 +173,25 @@ class RARTrackerNode(Node):
     def __init__(self, tracker_factory: Callable[[TrackerConfig], Any] | None = None,
                  node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
-        self._specs = {s.name: s for s in parameters.parameter_specs()}
-        values = parameters.declare_all(self)
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._inbox: Inbox | None = None
         try:
-            self._config, self._options = parameters.split_values(values)
-        except ValueError as exc:
-            raise ValueError(f'invalid parameter: {exc}') from exc
-        self._requested_device = self._config.device
-        self._device_note = ''
-        self._tracker = self._build_tracker(tracker_factory)
+            self._specs = {s.name: s for s in parameters.parameter_specs()}
+            values = parameters.declare_all(self)
+            try:
+                self._config, self._options = parameters.split_values(values)
+            except ValueError as exc:
+                raise ValueError(f'invalid parameter: {exc}') from None
+            self._requested_device = self._config.device
+            self._device_note = ''
+            self._tracker = self._build_tracker(tracker_factory)
+        except Exception:
+            super().destroy_node()  # a half-built node must not stay in the context
+            raise
 
         self._inbox = Inbox(self._options.frame_buffer_size)
         self._stats = _Stats()
-        self._stop = threading.Event()
         # Target state: written only by the tracker thread.
         self._target_active = False
         self._target_id = 0
@@ -677,10 +683,13 @@ class RARTrackerNode(Node):
 
     def destroy_node(self) -> None:
         self._stop.set()
-        self._inbox.close()
-        if self._worker.is_alive() and self._worker is not threading.current_thread():
-            self._worker.join(timeout=10.0)
-        self.get_logger().info(self.summary())
+        if self._inbox is not None:
+            self._inbox.close()
+        worker = self._worker
+        if worker is not None and worker.is_alive() and worker is not threading.current_thread():
+            worker.join(timeout=10.0)
+        if worker is not None:
+            self.get_logger().info(self.summary())
         super().destroy_node()
 
 

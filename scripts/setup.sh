@@ -69,4 +69,14 @@ else
   say "rar_tracking: up to date"
 fi
 
+# 4. The ament index entry and share/ folder an installed ament_python package has (pip's
+#    editable install skips data_files), as links into the checkout, so that
+#    get_package_share_directory('rar_tracking') finds launch/ and config/ here too.
+share="$VENV/share/rar_tracking"
+mkdir -p "$VENV/share/ament_index/resource_index/packages" "$share"
+touch "$VENV/share/ament_index/resource_index/packages/rar_tracking"
+for item in package.xml launch config; do
+  ln -sfn "$ROOT/$item" "$share/$item"
+done
+
 say "ready in $(( $(date +%s) - start )) s: source scripts/env.sh, or use $VENV/bin/python"

@@ -1,0 +1,88 @@
+"""The tracker node's inbox (pure Python): newest frame only, bounded ring, commands first,
+catch-up without repeats."""
+import threading
+import time
+
+import pytest
+
+from rar_tracking.ros.inbox import Inbox
+
+
+def put(inbox, stamp):
+    return inbox.put_frame(stamp, 'cam', f'msg{stamp}')
+
+
+def test_only_the_newest_frame_is_pending_and_replaced_ones_count_as_dropped():
+    inbox = Inbox(ring_size=4)
+    for stamp in (10, 20, 30):
+        put(inbox, stamp)
+    kind, frame = inbox.next_work(timeout=0)
+    assert kind == 'frame' and frame.stamp_ns == 30
+    assert inbox.next_work(timeout=0) is None
+    assert inbox.dropped == 2 and inbox.take_dropped() == 2 and inbox.take_dropped() == 0
+    put(inbox, 40)
+    assert inbox.next_work(timeout=0)[1].stamp_ns == 40
+    assert inbox.dropped == 2 and inbox.received == 4
+
+
+def test_ring_is_bounded_and_searched_by_stamp():
+    inbox = Inbox(ring_size=3)
+    assert inbox.find(0) is None and inbox.newest() is None
+    for stamp in (1, 2, 3, 4, 5):
+        put(inbox, stamp)
+    assert inbox.buffered_stamps() == [3, 4, 5]
+    assert inbox.find(4).msg == 'msg4' and inbox.find(0).stamp_ns == 5
+    assert inbox.find(1) is None
+    with pytest.raises(ValueError):
+        Inbox(ring_size=0)
+
+
+def test_commands_come_before_frames():
+    inbox = Inbox(ring_size=2)
+    put(inbox, 1)
+    inbox.post('reset')
+    assert inbox.next_work(timeout=0) == ('command', 'reset')
+    assert inbox.next_work(timeout=0)[0] == 'frame'
+
+
+def test_catch_up_tracks_newer_buffered_frames_once_in_order():
+    inbox = Inbox(ring_size=10)
+    frames = [put(inbox, s) for s in (1, 2, 3, 4, 5)]
+    assert inbox.next_work(timeout=0)[1].stamp_ns == 5  # handled for the previous target
+    assert inbox.schedule_catch_up(frames[1], limit=10) == 3
+    put(inbox, 6)  # arrives during the catch-up: not a drop, handled after it
+    got = []
+    while (work := inbox.next_work(timeout=0)) is not None:
+        got.append(work[1].stamp_ns)
+    assert got == [3, 4, 5, 6]
+    assert inbox.dropped == 4  # only the four replaced before the first take
+
+
+def test_catch_up_limit_keeps_the_newest_frames_and_zero_jumps_to_the_newest():
+    inbox = Inbox(ring_size=10)
+    frames = [put(inbox, s) for s in (1, 2, 3, 4, 5)]
+    inbox.schedule_catch_up(frames[0], limit=2)
+    assert [inbox.next_work(timeout=0)[1].stamp_ns for _ in range(2)] == [4, 5]
+    assert inbox.next_work(timeout=0) is None
+    inbox.schedule_catch_up(frames[0], limit=0)
+    put(inbox, 6)
+    assert inbox.next_work(timeout=0)[1].stamp_ns == 6
+    assert inbox.next_work(timeout=0) is None
+
+
+def test_a_waiting_consumer_wakes_on_a_frame_and_on_close():
+    inbox = Inbox(ring_size=2)
+    results = []
+    thread = threading.Thread(target=lambda: results.append(inbox.next_work(timeout=5.0)))
+    thread.start()
+    time.sleep(0.05)
+    put(inbox, 7)
+    thread.join(2.0)
+    assert results[0][1].stamp_ns == 7
+    thread = threading.Thread(target=lambda: results.append(inbox.next_work(timeout=5.0)))
+    thread.start()
+    time.sleep(0.05)
+    start = time.monotonic()
+    inbox.close()
+    thread.join(2.0)
+    assert results[1] is None and time.monotonic() - start < 1.0

@@ -12,8 +12,7 @@ pytest.importorskip('rar_tracking_msgs.msg')
 from sensor_msgs.msg import Image  # noqa: E402
 
 from rar_tracking.data.synthetic import make_sequence  # noqa: E402
-from rar_tracking.ros.testing import (TrackerSession, isolate_ros_domain, ns_to_time,  # noqa: E402
-                                      time_to_ns)
+from rar_tracking.ros.testing import TrackerSession, isolate_ros_domain, ns_to_time  # noqa: E402
 from rar_tracking.tracker import RARTracker  # noqa: E402
 from rar_tracking.types import Box, TrackState  # noqa: E402
 

@@ -12,8 +12,8 @@ rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('rar_tracking_msgs.msg')
 
 from rar_tracking.data.synthetic import make_sequence  # noqa: E402
-from rar_tracking.ros.testing import (FAST_PARAMETERS, TrackerClient, isolate_ros_domain,  # noqa: E402
-                                      spin_in_thread)
+from rar_tracking.ros.testing import (  # noqa: E402
+    FAST_PARAMETERS, TrackerClient, isolate_ros_domain, spin_in_thread)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

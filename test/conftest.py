@@ -26,3 +26,15 @@ def shared_data():
     if not (SHARED_DATA / 'manifest.json').is_file():
         pytest.skip(f'real sequences not found at {SHARED_DATA}')
     return SHARED_DATA
+
+
+@pytest.fixture(scope='module')
+def context():
+    """A private rclpy context per test module, in this run's own ROS domain."""
+    import rclpy
+    from rar_tracking.ros.testing import isolate_ros_domain
+    isolate_ros_domain()
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.shutdown(context=ctx)

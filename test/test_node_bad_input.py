@@ -12,20 +12,11 @@ pytest.importorskip('rar_tracking_msgs.msg')
 from sensor_msgs.msg import Image  # noqa: E402
 
 from rar_tracking.data.synthetic import make_sequence  # noqa: E402
-from rar_tracking.ros.testing import TrackerSession, isolate_ros_domain, ns_to_time  # noqa: E402
+from rar_tracking.ros.testing import TrackerSession, ns_to_time  # noqa: E402
 from rar_tracking.tracker import RARTracker  # noqa: E402
 from rar_tracking.types import Box, TrackState  # noqa: E402
 
 pytestmark = pytest.mark.ros
-
-
-@pytest.fixture(scope='module')
-def context():
-    isolate_ros_domain()
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.shutdown(context=ctx)
 
 
 @pytest.fixture(scope='module')

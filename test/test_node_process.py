@@ -13,7 +13,7 @@ pytest.importorskip('rar_tracking_msgs.msg')
 
 from rar_tracking.data.synthetic import make_sequence  # noqa: E402
 from rar_tracking.ros.testing import (  # noqa: E402
-    FAST_PARAMETERS, TrackerClient, isolate_ros_domain, spin_in_thread)
+    FAST_PARAMETERS, TrackerClient, spin_in_thread)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -28,15 +28,6 @@ def node_command(namespace: str, params_file: bool = True, **params) -> list[str
     for key, value in values.items():
         cmd += ['-p', f'{key}:={value}']
     return cmd
-
-
-@pytest.fixture(scope='module')
-def context():
-    isolate_ros_domain()
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.shutdown(context=ctx)
 
 
 def test_node_process_falls_back_to_cpu_serves_and_stops_on_sigint(context):

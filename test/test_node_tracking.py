@@ -14,19 +14,10 @@ rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('rar_tracking_msgs.msg')
 
 from rar_tracking.data.synthetic import make_sequence  # noqa: E402
-from rar_tracking.ros.testing import TrackerSession, isolate_ros_domain, time_to_ns  # noqa: E402
+from rar_tracking.ros.testing import TrackerSession, time_to_ns  # noqa: E402
 from rar_tracking.types import Box, TrackState  # noqa: E402
 
 pytestmark = pytest.mark.ros
-
-
-@pytest.fixture(scope='module')
-def context():
-    isolate_ros_domain()
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.shutdown(context=ctx)
 
 
 @pytest.fixture

@@ -123,6 +123,26 @@ def test_checkpoint_and_exported_weights_reproduce_the_network(tmp_path):
     assert all(math.isfinite(e.value) for e in events.Scalars('train/loss'))
 
 
+def test_no_heads_only_fine_tunes_conv3_to_conv5_and_exports_the_trunk(tmp_path):
+    out = tmp_path / 'run'
+    assert main(['--config', _write(tmp_path), '--out', str(out), '--max-steps', '1',
+                 '--no-heads-only', '--quiet']) == 0
+    trained = _ckpt(out)['model']
+    trunk = build_trunk('efficientnet_lite0')
+    frozen = {id(p) for p in trunk.frozen_parameters()}
+    changed = {name: not torch.equal(trained['trunk.' + name], p)
+               for name, p in trunk.named_parameters()}
+    is_frozen = {name: id(p) in frozen for name, p in trunk.named_parameters()}
+    assert not any(changed[n] for n in changed if is_frozen[n])  # stem, blocks 0-2
+    assert any(changed[n] for n in changed if n.startswith('net._blocks.15.'))
+    meta = read_metadata(out / 'rar_weights.safetensors')
+    assert meta['heads_only'] == 'false'
+    net = RARNet(build_trunk('efficientnet_lite0'), 64)
+    load_rar_weights(net, out / 'rar_weights.safetensors')
+    assert torch.equal(net.state_dict()['trunk.net._blocks.15._bn2.weight'],
+                       trained['trunk.net._blocks.15._bn2.weight'])
+
+
 def test_refuses_to_overwrite_or_to_resume_with_another_configuration(tmp_path, capsys):
     config = _write(tmp_path)
     out = tmp_path / 'run'

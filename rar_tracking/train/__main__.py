@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--max-steps', type=int, metavar='N',
                    help='stop after N optimizer steps in total (the schedule still spans '
                    'optim.epochs; --resume continues)')
+    p.add_argument('--heads-only', action=argparse.BooleanOptionalAction, default=None,
+                   help='freeze the whole trunk (train reduction, attention, refinement only); '
+                   '--no-heads-only fine-tunes conv3-conv5 (default: optim.heads_only)')
     p.add_argument('--set', action='append', default=[], metavar='SECTION.KEY=VALUE',
                    help='override a configuration value, e.g. optim.batch_size=4; repeatable')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -43,13 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    logging.basicConfig(level=logging.INFO,
+                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     from ..errors import RARError
     from .config import load_config
     from .loop import train
 
     try:
-        cfg = load_config(args.config, args.set)
+        overrides = list(args.set)
+        if args.heads_only is not None:
+            overrides.append(f'optim.heads_only={str(args.heads_only).lower()}')
+        cfg = load_config(args.config, overrides)
     except ValueError as exc:
         parser.error(str(exc))
     if args.max_steps is not None and args.max_steps < 1:

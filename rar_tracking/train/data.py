@@ -334,7 +334,8 @@ class ClipSampler:
         for seq, weight in zip(sequences, weights):
             gt = seq.gt
             usable = np.isfinite(gt).all(axis=1)
-            usable[usable] &= (gt[usable, 2] >= settings.min_box) & (gt[usable, 3] >= settings.min_box)
+            big = (gt[usable, 2] >= settings.min_box) & (gt[usable, 3] >= settings.min_box)
+            usable[usable] &= big
             frames = np.flatnonzero(usable)
             chains = self._chains(frames, settings.max_gap, t)
             if not chains[t].any():

@@ -34,9 +34,10 @@ import torch
 
 from .config import TrackerConfig
 from .errors import DeviceError, InvalidBoxError, InvalidImageError, NotInitializedError
+from .geometry import Geometry, probe_feature_size
 from .model.attention import AttentionState
 from .model.backbone import build_trunk, resolve_trunk_name
-from .model.correlation import (TemplateSet, cacf_terms, context_offsets, correlation_response,
+from .model.correlation import (TemplateSet, cacf_terms, correlation_response,
                                 cosine_window, gaussian_label,
                                 peak_and_psr, shift_zero_fill, subpixel_offset, template_patches)
 from .model.rar import RARNet
@@ -175,19 +176,16 @@ class RARTracker:
         if self.device.type == 'cuda':
             self.net.half_trunk = config.half_precision
             self.net.trunk.to(memory_format=torch.channels_last)
-        with torch.no_grad():  # the feature map size for this crop size (also warms up)
-            probe = self.net(torch.zeros(1, 3, config.crop_size, config.crop_size,
-                                         device=self.device))[0]
-        self.feature_size = tuple(probe.shape[-2:])
-        self.total_stride = config.crop_size / self.feature_size[0]
+        side = probe_feature_size(self.net, config.crop_size)  # also warms up
+        self.feature_size = (side, side)
         self._prepare_filter_constants()
         self._state: TrackerState | None = None
 
     # ------------------------------------------------------------------ configuration
     def _prepare_filter_constants(self) -> None:
         c, fs = self.config, self.feature_size
-        sigma = max(c.label_sigma * fs[0] / c.search_area_factor, 0.25)
-        self.label = gaussian_label(fs, sigma, device=self.device)
+        self.geometry = Geometry.from_config(c, fs[0])
+        self.label = gaussian_label(fs, self.geometry.sigma, device=self.device)
         self.label_hat = torch.fft.rfft2(self.label)
         self.window = cosine_window(fs, device=self.device)
         self.scale_factors = [c.scale_step ** s for s in
@@ -239,10 +237,7 @@ class RARTracker:
         return phi, new_states
 
     def _template_terms(self, phi: torch.Tensor, box_cells: tuple[float, float]):
-        c = self.config
-        offsets = context_offsets(c.num_context, max(1, round(c.context_offset * box_cells[1])),
-                                  max(1, round(c.context_offset * box_cells[0])))
-        z0, ctx = template_patches(phi, self.window, offsets)
+        z0, ctx = template_patches(phi, self.window, self.geometry.offsets(box_cells))
         return cacf_terms(z0, ctx, self.label_hat), z0
 
     def _lost_grid(self, center, side: float, width: int, height: int) -> list[tuple[float, float]]:
@@ -256,11 +251,10 @@ class RARTracker:
         return [(min(max(x, 0.0), float(width)), min(max(y, 0.0), float(height))) for x, y in grid]
 
     def _box_cells(self, size, side) -> tuple[float, float]:
-        scale = self.feature_size[0] / side
-        return size[0] * scale, size[1] * scale
+        return self.geometry.box_cells(size[0], size[1], side)
 
     def _side(self, size) -> float:
-        return self.config.search_area_factor * math.sqrt(size[0] * size[1])
+        return self.geometry.side(size[0], size[1])
 
     # ------------------------------------------------------------------ API
     @torch.no_grad()

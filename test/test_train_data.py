@@ -14,7 +14,7 @@ from rar_tracking.model.correlation import gaussian_label
 from rar_tracking.train.data import (AugmentSettings, ClipDataset, ClipSampler, ClipSettings,
                                      EpochSampler, SourceSpec, check_disjoint, crop_target,
                                      load_source, load_sources, load_vid, parse_vid_xml)
-from rar_tracking.train.geometry import Geometry, shifted_label
+from rar_tracking.geometry import Geometry, shifted_label
 
 SHARED = Path(__file__).resolve().parents[1].parent / 'shared' / 'data' / 'tracking'
 GEOMETRY = Geometry(crop_size=97, feature_size=13, search_area_factor=3.0, label_sigma=0.1,

@@ -14,7 +14,7 @@ from rar_tracking.tracker import RARTracker
 from rar_tracking.train.config import TrainConfig
 from rar_tracking.train.data import (AugmentSettings, ClipDataset, ClipSampler, ClipSettings,
                                      crop_target)
-from rar_tracking.train.geometry import Geometry, probe_feature_size, shifted_label
+from rar_tracking.geometry import Geometry, probe_feature_size, shifted_label
 from rar_tracking.train.loop import (LogLinearDecay, build_optimizer, configure_trainable,
                                      train_step)
 from rar_tracking.train.step import ClipModel, response_metrics

@@ -263,4 +263,4 @@ def build_trunk(name: str, weights_path: str = '', allow_random: bool = False) -
         trunk.make_deformable()
     for p in trunk.frozen_parameters():
         p.requires_grad_(False)
-    return trunk
+    return trunk.train()  # Trunk.train keeps every BatchNorm in eval mode

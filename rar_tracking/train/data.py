@@ -37,7 +37,7 @@ from ..data.sequences import (FrameReadError, Sequence, SequenceError, load_data
 from ..data.synthetic import make_suite
 from ..errors import InvalidBoxError
 from ..tracker import crop_square, validate_box
-from .geometry import Geometry, shifted_label
+from ..geometry import Geometry, shifted_label
 
 log = logging.getLogger(__name__)
 

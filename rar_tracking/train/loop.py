@@ -40,7 +40,7 @@ from ..tracker import select_device
 from .config import TrainConfig
 from .data import (AugmentSettings, ClipDataset, ClipSampler, EpochSampler, check_disjoint,
                    load_sources, worker_init)
-from .geometry import Geometry, probe_feature_size
+from ..geometry import Geometry, probe_feature_size
 from .step import ClipModel, response_metrics
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from torch import nn
 from ..model.correlation import (cacf_terms, correlation_response, cosine_window, gaussian_label,
                                  peak_and_psr, ridge_loss, solve_filter, template_patches)
 from ..model.rar import RARNet
-from .geometry import Geometry
+from ..geometry import Geometry
 
 
 class ClipModel(nn.Module):

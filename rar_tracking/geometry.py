@@ -1,12 +1,13 @@
-"""The tracker's crop and label geometry, for training crops that match tracking exactly.
+"""The crop and label geometry shared by the tracker and training, so they match exactly.
 
-:class:`RARTracker` crops a square of side ``search_area_factor * sqrt(w * h)`` around the
+:class:`~rar_tracking.tracker.RARTracker` crops a square of side ``search_area_factor * sqrt(w * h)`` around the
 target, resizes it to ``crop_size`` (``rar_tracking.tracker.crop_square``) and reads a
 response of ``feature_size`` cells whose wrapped peak index is the target's displacement from
 the crop centre, one cell being ``side / feature_size`` image pixels. The Gaussian label has
 std ``label_sigma * feature_size / search_area_factor`` cells (at least 0.25). The same
-numbers are computed here from the :class:`~rar_tracking.config.TrackerConfig` fields (the
-tests check them against a real tracker), so weights trained with these crops fit the tracker.
+numbers are computed here, once, from the :class:`~rar_tracking.config.TrackerConfig` fields;
+the tracker and the training data both use them, so weights trained with these crops fit the
+tracker.
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import TrackerConfig
-from ..model.correlation import context_offsets
+from .config import TrackerConfig
+from .model.correlation import context_offsets
 
 
 @dataclass(frozen=True)

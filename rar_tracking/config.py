@@ -46,7 +46,7 @@ class TrackerConfig:
         1, 'torch CPU threads (intra-op). 1 is fastest on small, shared CPUs', lo=1, hi=64)
     half_precision: bool = _param(True, 'fp16 autocast for the trunk on CUDA')
     feature_channels: int = _param(
-        64, 'channels after the 1x1 reduction of each stage (attention and filter width)',
+        128, 'channels after the 1x1 reduction of each stage (attention and filter width)',
         lo=8, hi=512)
     crop_size: int = _param(
         225, 'side of the square crop fed to the network (the paper uses 225)', unit='px',

@@ -84,7 +84,7 @@ def test_checkpoint_and_exported_weights_reproduce_the_network(tmp_path):
     assert main(['--config', config, '--out', str(out), '--max-steps', '2', '--quiet']) == 0
 
     def fresh():
-        return RARNet(build_trunk('efficientnet_lite0'), 64).eval()
+        return RARNet(build_trunk('efficientnet_lite0'), TrackerConfig().feature_channels).eval()
 
     from_ckpt = fresh()
     state = _ckpt(out)['model']
@@ -137,7 +137,7 @@ def test_no_heads_only_fine_tunes_conv3_to_conv5_and_exports_the_trunk(tmp_path)
     assert any(changed[n] for n in changed if n.startswith('net._blocks.15.'))
     meta = read_metadata(out / 'rar_weights.safetensors')
     assert meta['heads_only'] == 'false'
-    net = RARNet(build_trunk('efficientnet_lite0'), 64)
+    net = RARNet(build_trunk('efficientnet_lite0'), TrackerConfig().feature_channels)
     load_rar_weights(net, out / 'rar_weights.safetensors')
     assert torch.equal(net.state_dict()['trunk.net._blocks.15._bn2.weight'],
                        trained['trunk.net._blocks.15._bn2.weight'])
@@ -215,4 +215,4 @@ def test_two_processes_with_ddp_equal_one_process_with_their_joint_batch(tmp_pat
 
 def _initial(key):
     torch.manual_seed(0)
-    return RARNet(build_trunk('efficientnet_lite0'), 64).state_dict()[key]
+    return RARNet(build_trunk('efficientnet_lite0'), TrackerConfig().feature_channels).state_dict()[key]

@@ -16,14 +16,6 @@ from rar_tracking.types import TrackState  # noqa: E402
 pytestmark = pytest.mark.ros
 
 
-@pytest.fixture
-def ctx():
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    yield context
-    context.try_shutdown()
-
-
 def spin_until(executor, condition, timeout=10.0):
     end = time.monotonic() + timeout
     while not condition() and time.monotonic() < end:

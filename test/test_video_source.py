@@ -28,14 +28,6 @@ from rar_tracking_msgs.msg import TrackedTarget  # noqa: E402
 pytestmark = pytest.mark.ros
 
 
-@pytest.fixture
-def ctx():
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    yield context
-    context.try_shutdown()
-
-
 class Graph:
     """A video_source node and a probe node subscribed to its topics, in one executor."""
 

@@ -191,12 +191,14 @@ class TemplateSet:
         self.terms: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.betas: list[float] = []
         self.ages: list[int] = []  # frames since each entry was added (the folded: the newest)
+        self._cached: tuple | None = None  # (lambda1, lambda2, w_hat) until the set changes
 
     def __len__(self) -> int:
         return len(self.terms)
 
     def clear(self) -> None:
         self.terms, self.betas, self.ages = [], [], []
+        self._cached = None
 
     def add(self, terms: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
             learning_rate: float) -> None:
@@ -204,6 +206,7 @@ class TemplateSet:
         terms = tuple(t.detach() for t in terms)
         if self.terms and learning_rate <= 0.0:
             return  # beta = 0: the new template would not change Eq. 10
+        self._cached = None
         self.ages = [a + 1 for a in self.ages]
         if not self.terms:
             self.terms, self.betas, self.ages = [terms], [1.0], [0]
@@ -243,7 +246,10 @@ class TemplateSet:
         """w_hat of Eq. 10 over the whole set."""
         if not self.terms:
             raise RuntimeError('the template set is empty')
-        return solve_filter(*self.weighted_terms(), lambda1, lambda2)
+        if self._cached is None or self._cached[:2] != (lambda1, lambda2):
+            self._cached = (lambda1, lambda2,
+                            solve_filter(*self.weighted_terms(), lambda1, lambda2))
+        return self._cached[2]
 
     def copy(self) -> 'TemplateSet':
         new = TemplateSet(self.capacity, self.first_weight)

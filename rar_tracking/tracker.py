@@ -23,10 +23,9 @@ One frame of ``track``:
 from __future__ import annotations
 
 import copy
-import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -43,9 +42,6 @@ from .model.correlation import (TemplateSet, cacf_terms, correlation_response,
 from .model.rar import RARNet
 from .model.weights import load_rar_weights
 from .types import Box, TrackResult, TrackState
-
-log = logging.getLogger(__name__)
-
 
 def select_device(name: str) -> torch.device:
     """'auto' -> CUDA when available, else CPU; an unavailable device raises DeviceError."""
@@ -142,13 +138,12 @@ class TrackerState:
     misses: int = 0
     frame: int = 0
     last: TrackResult | None = None
-    history: dict = field(default_factory=dict)
 
     def __deepcopy__(self, memo):
         return TrackerState(self.center, self.size, self.base_size, self.image_size,
                             [s.clone() for s in self.attention], self.templates.copy(),
                             self.peak_ref, self.status, self.misses, self.frame,
-                            copy.deepcopy(self.last, memo), dict(self.history))
+                            copy.deepcopy(self.last, memo))
 
 
 class RARTracker:
@@ -330,7 +325,7 @@ class RARTracker:
             st.center, st.size, st.misses = (cx, cy), (w, h), 0
             st.status = TrackState.TRACKING
             if not lost and confidence >= c.confidence_threshold:
-                self._learn(phi[best:best + 1], dy, dx, sides[best], new_states, best)
+                self._learn(phi[best:best + 1], dy, dx, new_states, best)
         else:
             st.misses += 1
             if st.misses >= c.lost_frames:
@@ -342,7 +337,7 @@ class RARTracker:
         st.last = result
         return result
 
-    def _learn(self, phi: torch.Tensor, dy: float, dx: float, side: float,
+    def _learn(self, phi: torch.Tensor, dy: float, dx: float,
                new_states: list[AttentionState], best: int) -> None:
         """Add the re-centred template of this frame to the set; advance the attention memory."""
         st, c = self._state, self.config

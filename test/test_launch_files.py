@@ -193,7 +193,7 @@ def test_rviz_config_shows_the_debug_image_of_the_node():
     assert manager['Global Options']['Fixed Frame']
     assert {'Panels', 'Visualization Manager', 'Window Geometry'} <= set(config)
     # rar_tracker.launch.py points that absolute topic at the instance's namespace.
-    assert f"f'/{{NODE_NAME}}/debug_image'" in LaunchFile(TRACKER_LAUNCH).source
+    assert "f'/{NODE_NAME}/debug_image'" in LaunchFile(TRACKER_LAUNCH).source
 
 
 def _yaml_parameters() -> dict:

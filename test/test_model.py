@@ -8,8 +8,7 @@ import torch
 
 from rar_tracking.errors import WeightsError
 from rar_tracking.model.attention import HierarchicalAttention
-from rar_tracking.model.backbone import (DeformableConv3x3, EfficientNetLite0Trunk,
-                                         ResNetTrunk, build_trunk)
+from rar_tracking.model.backbone import DeformableConv3x3, EfficientNetLite0Trunk, build_trunk
 from rar_tracking.model.efficientnet_lite import EfficientNetLite0, lite0_weights_path
 from rar_tracking.model.rar import RARNet
 from rar_tracking.model.refinement import Refinement

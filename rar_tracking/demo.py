@@ -402,6 +402,7 @@ class Demo:
         self.playing = False
         self.frames_seen = 0  # frames recorded, the first (target) frame included
         self.newest_target: int | None = None
+        self.newest_image: int | None = None  # stamp of the newest recorded image
         self.limit = args.frames if args.seconds is None else 10 ** 9
         self.scorer: Scorer | None = None
         self.init_rgb: np.ndarray | None = None
@@ -522,6 +523,8 @@ class Demo:
             return
         if self.release_ns is None or s < self.release_ns:
             return  # a repeat of the held first frame
+        if s in self.rec.frames or (self.newest_image is not None and s <= self.newest_image):
+            return  # re-sent by a paced source that feared the image was lost
         rgb = image_msg_to_rgb(msg)
         if not self.playing:
             # One repeat may be stamped after the release request: skip copies of frame 0.
@@ -529,6 +532,7 @@ class Demo:
                 return
             self.playing = True
         self.rec.frames[s] = FrameRecord(s, rgb)
+        self.newest_image = s
         self.frames_seen += 1
 
     def on_gt(self, msg) -> None:
@@ -664,16 +668,25 @@ class Demo:
 
     def record(self) -> None:
         a = self.args
-        idle_limit = max(2.0, 5.0 / a.rate)
-        last_count, last_change = 0, time.monotonic()
+        # A camera-like source is done when it has been silent for a few frame periods. A
+        # source paced by the tracker sends the next image as soon as the tracker answered
+        # the last one (re-sending an image it fears lost), so it is done when the newest
+        # image was answered and nothing new came since; while the tracker still works on
+        # an image, the demo waits as long as it waits for the tracker anywhere (--timeout).
+        quiet = max(2.0, 5.0 / a.rate)
+        last_seen, last_change = (0, None), time.monotonic()
         while True:
             self.spin(0.1)
             self.flush()
             self.check_children()
             now = time.monotonic()
             count = self.frames_seen
-            if count != last_count:
-                last_count, last_change = count, now
+            seen = (count, self.newest_target)
+            if seen != last_seen:
+                last_seen, last_change = seen, now
+            answered = self.newest_image is None or \
+                (self.newest_target or 0) >= self.newest_image
+            idle_limit = quiet if a.pace == 'realtime' or answered else a.timeout
             if a.seconds is not None:
                 if now - self.record_start >= a.seconds:
                     break
@@ -682,10 +695,10 @@ class Demo:
             if now - last_change > idle_limit:
                 print(f'[demo] the source stopped after {count} frames', flush=True)
                 break
-        # Give the tracker a moment to finish the frame it holds.
+        # Give the tracker time to finish the frame it holds.
         if self.rec.frames:
             last_stamp = next(reversed(self.rec.frames))
-            end = time.monotonic() + 5.0
+            end = time.monotonic() + (5.0 if a.pace == 'realtime' else a.timeout)
             while time.monotonic() < end and (self.newest_target or 0) < last_stamp:
                 self.spin(0.05)
         self.spin(0.2)

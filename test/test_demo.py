@@ -43,7 +43,7 @@ def test_demo_tracks_a_generated_scene_and_writes_its_outputs(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((out / 'summary.json').read_text())
 
-    assert summary['frames_recorded'] == FRAMES
+    assert summary['frames_recorded'] == FRAMES, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert summary['frames_processed'] >= FRAMES - 3  # paced by the tracker: nearly all
     assert summary['ground_truth'] is True
     assert summary['frames_scored'] == summary['frames_processed']

@@ -76,6 +76,20 @@ def test_tracks_a_moving_target_and_copies_headers(session, sequence):
     assert np.mean(ious) > 0.5, ious
 
 
+def test_an_image_stamp_is_tracked_once(session, sequence):
+    # A paced source re-sends an image it fears lost: the node must not track it twice.
+    client = session.client
+    start_target(session, sequence)
+    stamp = client.now_ns()
+    assert session.publish_and_wait(sequence.frame(1), stamp) is not None
+    client.publish_rgb(sequence.frame(1), stamp)  # the same image again
+    assert client.wait_for(lambda: session.node._stats.repeated_stamps == 1, 5.0)
+    later = client.now_ns()
+    assert session.publish_and_wait(sequence.frame(2), later) is not None
+    assert len(client.targets_for(stamp)) == 1
+    assert session.node._stats.processed == 3  # the target frame, 1 and 2; not the copy
+
+
 def test_reset_publishes_idle_and_stops_publishing(session, sequence):
     client = session.client
     start_target(session, sequence)

@@ -263,6 +263,30 @@ def test_paced_source_goes_on_after_wait_timeout(graph):
     assert 3 <= len(g.images) <= 8, len(g.images)
 
 
+def test_paced_source_resends_the_awaited_image_until_answered(graph):
+    from builtin_interfaces.msg import Time
+
+    # A best-effort image can be lost; a paced source must not then wait for wait_timeout.
+    g = graph(rate=50.0, wait_for_topic='ack', wait_timeout=30.0, resend_after=0.2,
+              scene_frames=20)
+    ack_pub = g.probe.create_publisher(TrackedTarget, 'ack',
+                                       QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    assert g.spin_until(lambda: len(g.images) >= 1)
+    g.spin_for(0.7)  # no answer: the same image again, about every 0.2 s
+    stamps = [stamp_s(m) for _, m in g.images]
+    assert 3 <= len(stamps) <= 5 and len(set(stamps)) == 1, stamps
+    assert g.source.resent == len(stamps) - 1
+    first = g.images[0][1]
+    assert all(m.data == first.data for _, m in g.images)
+    ack = TrackedTarget()
+    ack.header.stamp = Time(sec=first.header.stamp.sec, nanosec=first.header.stamp.nanosec)
+    ack_pub.publish(ack)
+    assert g.spin_until(lambda: stamp_s(g.images[-1][1]) > stamps[0], timeout=5.0)
+    assert g.images[-1][1].data != first.data  # the next frame, not a copy
+    g.spin_for(0.1)
+    assert [m.target_id for m in g.gt] == [1, 2]  # ground truth once per frame, not per copy
+
+
 def test_target_service_gets_first_box_on_held_frame_then_plays(graph):
     from rar_tracking_msgs.srv import SetTarget
 

@@ -111,6 +111,7 @@ class _Stats:
         self.processed = 0
         self.decode_errors = 0
         self.tracker_errors = 0
+        self.repeated_stamps = 0  # images skipped: same stamp as the last tracked image
         self.latency_ms: list[float] = []  # header.stamp -> processing end (ROS clock)
         self.node_latency_ms: list[float] = []  # receipt -> processing end (monotonic)
         self.inference_ms: list[float] = []
@@ -197,6 +198,7 @@ class RARTrackerNode(Node):
         self._target_id = 0
         self._target_counter = 0
         self._target_size: tuple[int, int] | None = None
+        self._last_tracked_stamp = 0  # stamp of the newest image with a published result
         self._last_state = TrackState.IDLE
         self._last_error_log: dict = {}
 
@@ -440,6 +442,14 @@ class RARTrackerNode(Node):
                 if rgb is not None:
                     self._publish_debug(rgb, header, None)
             return
+        if frame.stamp_ns and frame.stamp_ns == self._last_tracked_stamp:
+            # The same image again (a source re-sending a frame it fears was lost, or a
+            # duplicated message): it was tracked once and its result published already.
+            self._stats.error('repeated_stamps')
+            self.get_logger().info(
+                f'image stamp {format_stamp(frame.stamp_ns)} repeats the last tracked image; '
+                'not tracked twice (logged at most every 10 s)', throttle_duration_sec=10.0)
+            return
         rgb = self._decode(frame)
         if rgb is None:
             return
@@ -584,6 +594,7 @@ class RARTrackerNode(Node):
         self._stats.record(latency, (time.monotonic_ns() - frame.received_ns) / 1e6,
                            inference_ms)
         self._last_state = TrackState(int(result.state))
+        self._last_tracked_stamp = frame.stamp_ns
         self._target_pub.publish(msg)
         self._publish_detections(header, result)
         if self._want_debug():
@@ -659,6 +670,7 @@ class RARTrackerNode(Node):
             'dropped_frames': self._inbox.dropped,
             'decode_errors': self._stats.decode_errors,
             'tracker_errors': self._stats.tracker_errors,
+            'repeated_stamps': self._stats.repeated_stamps,
             'device': self._device_str(),
             'requested_device': self._requested_device,
             'trunk': self._trunk_str(),

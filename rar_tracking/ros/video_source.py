@@ -37,6 +37,11 @@ By default the node keeps its ``rate`` whatever its subscribers do, like a camer
 while playing, the next frame goes out only once a message on that topic carries a stamp at
 least that of the previous frame (or after ``wait_timeout`` seconds), and never faster than
 ``rate``. Every frame is then processed, which measures the consumer rather than the camera.
+Images go out best-effort (sensor-data QoS), so one can be lost on the way; while it waits,
+the node re-sends the awaited image unchanged (same stamp) when no answer came within
+``resend_after`` seconds or twice the time the previous answer took, whichever is longer.
+The tracker node tracks an image stamp once, so a re-sent copy of an image it already has
+costs nothing.
 
 A bad ``source`` path ends the process with a clear message and exit code 2.
 """
@@ -267,6 +272,10 @@ class VideoSourceNode(Node):
         self._awaited_ns = 0  # stamp a consumer must acknowledge before the next frame
         self._awaited_since = 0.0
         self._acked_ns = 0
+        self._awaited_msg = None  # the image a paced source waits on, for re-sending
+        self._sent_at = 0.0
+        self._answer_s = 0.0  # how long the consumer took to answer the previous frame
+        self.resent = 0  # images re-sent while waiting
         self.wait_topic = None
         if p['wait_for_topic']:
             self.create_subscription(TrackedTarget, p['wait_for_topic'], self._on_ack,
@@ -317,6 +326,11 @@ class VideoSourceNode(Node):
             ('wait_timeout', 5.0, _descriptor(
                 'with wait_for_topic: publish the next frame anyway after this long',
                 read_only=False, lo=0.01, hi=3600.0, constraints='s')),
+            ('resend_after', 1.0, _descriptor(
+                'with wait_for_topic: re-send the awaited image (same stamp) when no answer came '
+                'within this long or twice the previous answer time, whichever is longer, in '
+                'case it was lost (0: never)',
+                read_only=False, lo=0.0, hi=3600.0, constraints='s')),
             ('target_service', '', _descriptor(
                 'a rar_tracking_msgs/SetTarget service (e.g. rar_tracker/set_target): hold the '
                 'first frame until that service accepts its box (ground truth or initial_box), '
@@ -410,7 +424,10 @@ class VideoSourceNode(Node):
 
     def _on_ack(self, msg) -> None:
         stamp = msg.header.stamp
-        self._acked_ns = max(self._acked_ns, stamp.sec * 1_000_000_000 + stamp.nanosec)
+        stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
+        if self._awaited_ns and self._acked_ns < self._awaited_ns <= stamp_ns:
+            self._answer_s = time.monotonic() - self._awaited_since
+        self._acked_ns = max(self._acked_ns, stamp_ns)
 
     def _waiting(self, paused: bool) -> bool:
         """True while a paced source waits for its consumer."""
@@ -419,7 +436,18 @@ class VideoSourceNode(Node):
         if self._acked_ns >= self._awaited_ns:
             return False
         timeout = self.get_parameter('wait_timeout').value
-        if time.monotonic() - self._awaited_since < timeout:
+        now = time.monotonic()
+        if now - self._awaited_since < timeout:
+            resend = self.get_parameter('resend_after').value
+            if resend > 0 and self._awaited_msg is not None and \
+                    now - self._sent_at >= max(resend, 2.0 * self._answer_s):
+                self.image_pub.publish(self._awaited_msg)
+                self._sent_at = now
+                self.resent += 1
+                self.get_logger().info(
+                    f'no answer on {self.wait_topic} after {now - self._awaited_since:.1f} s: '
+                    're-sent the awaited image (logged at most every 10 s)',
+                    throttle_duration_sec=10.0)
             return True
         self.get_logger().warning(
             f'no answer on {self.wait_topic} within wait_timeout = {timeout:g} s; going on',
@@ -472,11 +500,14 @@ class VideoSourceNode(Node):
         header = Header()
         header.stamp = self.get_clock().now().to_msg()
         header.frame_id = self.frame_id
-        self.image_pub.publish(rgb_to_image_msg(rgb, header, self.encoding))
+        msg = rgb_to_image_msg(rgb, header, self.encoding)
+        self.image_pub.publish(msg)
         self.published += 1
-        if not paused:  # a paced source waits for the answer to this (played) frame
+        if not paused and self.wait_topic is not None:
+            # A paced source waits for the answer to this (played) frame.
             self._awaited_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-            self._awaited_since = time.monotonic()
+            self._awaited_since = self._sent_at = time.monotonic()
+            self._awaited_msg = msg
         if self.gt_pub is not None:
             self.gt_pub.publish(self._box_msg(header, self.frames.gt(index), index + 1))
         if not self._initial_sent and self._initial_box is not None:

@@ -42,6 +42,10 @@ class TrackerConfig:
     weights: str = _param('', 'trained RAR weights (.safetensors or .pt); empty: untrained heads')
     allow_random_trunk: bool = _param(
         False, 'allow a trunk without ImageNet weights (random features; for tests only)')
+    init_seed: int = _param(
+        0, 'seed of the random initial values of what no weights file sets (untrained heads, a '
+        'random trunk): the same seed gives the same tracker in every process', lo=0,
+        hi=2 ** 31 - 1)
     cpu_threads: int = _param(
         1, 'torch CPU threads (intra-op). 1 is fastest on small, shared CPUs', lo=1, hi=64)
     half_precision: bool = _param(True, 'fp16 autocast for the trunk on CUDA')
@@ -55,7 +59,7 @@ class TrackerConfig:
     # --- Search area and scale (Section 4.1) -----------------------------------------
     search_area_factor: float = _param(
         3.0, 'side of the crop relative to the geometric mean of the target size '
-        '(the paper pads the target by 2x; see docs/method.md)', lo=1.5, hi=8.0, dynamic=True)
+        '(the paper pads the target by 2x; see the README, choices)', lo=1.5, hi=8.0, dynamic=True)
     num_scales: int = _param(3, 'scales of the proposal pyramid', lo=1, hi=7)
     scale_step: float = _param(1.02, 'ratio between neighbouring pyramid scales', lo=1.0,
                                hi=1.2, dynamic=True)
@@ -76,6 +80,10 @@ class TrackerConfig:
     context_offset: float = _param(
         1.0, 'distance of the context patches from the target, in target sizes', lo=0.25,
         hi=3.0)
+    template_window: float = _param(
+        2.0, 'side of the Hann window on the target patch z0, in target sizes: the filter '
+        'learns the target and its near surroundings, not the static background (0: only the '
+        "crop's cosine window, as in plain CF trackers)", lo=0.0, hi=8.0)
     label_sigma: float = _param(
         0.1, 'std of the Gaussian label y relative to the target size', lo=0.01, hi=1.0)
     learning_rate: float = _param(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .config import TrackerConfig
-from .model.correlation import context_offsets
+from .model.correlation import context_offsets, target_window
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,14 @@ class Geometry:
     context_offset: float
     lambda1: float
     lambda2: float
+    template_window: float = 0.0
 
     @classmethod
     def from_config(cls, config: TrackerConfig, feature_size: int) -> 'Geometry':
         return cls(config.crop_size, int(feature_size), config.search_area_factor,
                    config.label_sigma, config.min_size, config.num_context,
-                   config.context_offset, config.lambda1, config.lambda2)
+                   config.context_offset, config.lambda1, config.lambda2,
+                   config.template_window)
 
     def side(self, w: float, h: float) -> float:
         """Side in image pixels of the square search area of a w x h target."""
@@ -57,6 +59,13 @@ class Geometry:
         """Target (w, h) in feature cells inside a crop of ``side`` pixels."""
         scale = self.cells_per_pixel(side)
         return w * scale, h * scale
+
+    def target_window(self, box_cells: tuple[float, float], *, device=None
+                      ) -> torch.Tensor | None:
+        """The weight of the target patch z0 (feature_size, feature_size), None when off."""
+        if self.template_window <= 0:
+            return None
+        return target_window(self.feature_size, box_cells, self.template_window, device=device)
 
     def offsets(self, box_cells: tuple[float, float]) -> list[tuple[int, int]]:
         """Context patch offsets (dy, dx) in cells for a template box of ``box_cells``."""

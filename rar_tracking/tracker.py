@@ -161,8 +161,13 @@ class RARTracker:
         torch.set_num_threads(config.cpu_threads)
         self.device = select_device(config.device)
         if net is None:
-            trunk = build_trunk(config.trunk, config.trunk_weights, config.allow_random_trunk)
-            net = RARNet(trunk, config.feature_channels)
+            # Whatever no file provides (untrained heads, a random trunk) is drawn from a
+            # generator seeded with init_seed, not the global one: every process (node,
+            # evaluation, demo) then runs the same tracker, and a measurement can be repeated.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(config.init_seed)
+                trunk = build_trunk(config.trunk, config.trunk_weights, config.allow_random_trunk)
+                net = RARNet(trunk, config.feature_channels)
             if config.weights:
                 load_rar_weights(net, config.weights)
         self.trunk_name = resolve_trunk_name(config.trunk, config.trunk_weights) \
@@ -232,7 +237,9 @@ class RARTracker:
         return phi, new_states
 
     def _template_terms(self, phi: torch.Tensor, box_cells: tuple[float, float]):
-        z0, ctx = template_patches(phi, self.window, self.geometry.offsets(box_cells))
+        g = self.geometry
+        z0, ctx = template_patches(phi, self.window, g.offsets(box_cells),
+                                   g.target_window(box_cells, device=phi.device))
         return cacf_terms(z0, ctx, self.label_hat), z0
 
     def _lost_grid(self, center, side: float, width: int, height: int) -> list[tuple[float, float]]:

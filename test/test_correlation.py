@@ -6,7 +6,7 @@ import torch
 from rar_tracking.model.correlation import (
     TemplateSet, cacf_terms, correlation_response, cosine_window,
     gaussian_label, peak_and_psr, ridge_loss, shift_zero_fill, solve_filter, subpixel_offset,
-    template_patches)
+    target_window, template_patches)
 
 
 def circulant_2d(x: np.ndarray) -> np.ndarray:
@@ -99,12 +99,31 @@ def test_correlation_layer_gradcheck_float64():
     window = cosine_window((6, 7), dtype=torch.float64)
     y = gaussian_label((6, 7), 1.0, dtype=torch.float64)
 
+    target = target_window(6, (2.0, 2.0), 2.0, dtype=torch.float64)[:, :7].contiguous()
+    target = torch.nn.functional.pad(target, (0, 1))  # (6, 7), zero in the added column
+
     def layer(z, x):
-        z0, ctx = template_patches(z, window, [(-2, 0), (2, 0), (0, -2), (0, 2)])
+        z0, ctx = template_patches(z, window, [(-2, 0), (2, 0), (0, -2), (0, 2)], target)
         w_hat = solve_filter(*cacf_terms(z0, ctx, torch.fft.rfft2(y)), 1e-4, 0.1)
         return ridge_loss(correlation_response(w_hat, x * window), y[None])
 
     assert torch.autograd.gradcheck(layer, (z, x), eps=1e-6, atol=1e-5)
+
+
+def test_target_window_weights_the_target_patch_only():
+    w = target_window(15, (4.0, 2.0), 2.0)  # box 4 cells wide, 2 high: 8 x 4 cells of support
+    assert w.shape == (15, 15) and float(w[7, 7]) == pytest.approx(1.0)
+    assert float(w.min()) >= 0.0 and float(w.max()) <= 1.0
+    rows, cols = (w[:, 7] > 0).sum().item(), (w[7] > 0).sum().item()
+    assert rows == 3 and cols == 7  # |x| < 2 and |x| < 4 cells around the centre
+    assert torch.equal(w, w.flip(0)) and torch.equal(w, w.flip(1))
+    assert (target_window(15, (0.2, 0.2), 2.0) > 0).sum() == 9  # never below 3 x 3 cells
+    feat = torch.rand(1, 2, 15, 15) + 0.5
+    window = cosine_window((15, 15))
+    z0, ctx = template_patches(feat, window, [(0, 5)], w)
+    assert torch.allclose(z0, feat * window * w)
+    assert torch.allclose(ctx[:, 0], shift_zero_fill(feat, 0, 5) * window)  # context: whole window
+    assert (z0[..., 0, :] == 0).all() and (ctx[:, 0, :, 7, 2] > 0).all()
 
 
 def test_shift_zero_fill_moves_content_without_wrapping():

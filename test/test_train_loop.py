@@ -183,7 +183,7 @@ def test_shipped_configurations_load():
     # The geometry keys agree with the tracker's defaults (weights must fit the tracker).
     defaults = TrackerConfig()
     for key in ('search_area_factor', 'label_sigma', 'lambda1', 'lambda2', 'num_context',
-                'context_offset', 'feature_channels', 'crop_size'):
+                'context_offset', 'template_window', 'feature_channels', 'crop_size'):
         assert heads.tracker[key] == getattr(defaults, key), key
         assert full.tracker[key] == getattr(defaults, key), key
 

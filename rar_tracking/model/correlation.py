@@ -77,14 +77,37 @@ def context_offsets(k: int, offset_y: int, offset_x: int) -> list[tuple[int, int
     return around[:k]
 
 
+def target_window(size: int, box_cells: tuple[float, float], margin: float, *, device=None,
+                  dtype=torch.float32) -> torch.Tensor:
+    """Hann window (size, size) centred on the map, ``margin`` times the target box wide.
+
+    box_cells: target (w, h) in feature cells. Zero outside (margin * w) x (margin * h) cells;
+    never narrower than 3 cells, so that a tiny target keeps a usable patch.
+    """
+    centre = (size - 1) / 2.0
+    x = torch.arange(size, device=device, dtype=dtype) - centre
+
+    def hann(width: float) -> torch.Tensor:
+        half = max(width, 3.0) / 2.0
+        return torch.where(x.abs() < half, 0.5 + 0.5 * torch.cos(math.pi * x / half),
+                           torch.zeros_like(x))
+    return hann(margin * float(box_cells[1]))[:, None] * hann(margin * float(box_cells[0]))[None, :]
+
+
 def template_patches(feat: torch.Tensor, window: torch.Tensor,
-                     offsets: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor | None]:
+                     offsets: list[tuple[int, int]], target: torch.Tensor | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Target patch z0 and context patches z_i cut from one template feature map.
 
-    feat: (B, C, H, W) features of the template crop (target at the centre).
-    Returns z0 (B, C, H, W) and z_ctx (B, k, C, H, W) or None, each multiplied by ``window``.
+    feat: (B, C, H, W) features of the template crop (target at the centre). Returns z0
+    (B, C, H, W) and z_ctx (B, k, C, H, W) or None, each multiplied by ``window``; z0 also by
+    ``target`` ((H, W) or (B, 1, H, W), see :func:`target_window`) when given. Weighting z0 to
+    the target keeps the static background of the template out of the filter (with the crop's
+    window alone a still background answers at zero displacement and holds the box back); the
+    context patches z_i keep the whole window, so Eq. 10 still pushes the background's
+    response to zero.
     """
-    z0 = feat * window
+    z0 = feat * window if target is None else feat * (window * target)
     if not offsets:
         return z0, None
     ctx = torch.stack([shift_zero_fill(feat, dy, dx) * window for dy, dx in offsets], dim=1)

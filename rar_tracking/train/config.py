@@ -3,7 +3,7 @@
 Sections: ``tracker`` (the :class:`~rar_tracking.config.TrackerConfig` fields that fix the
 network and the geometry: trunk, trunk_weights, allow_random_trunk, feature_channels,
 crop_size, search_area_factor, label_sigma, lambda1, lambda2, num_context, context_offset,
-min_size), ``data`` (``train`` and ``val`` lists of sources, see
+template_window, min_size), ``data`` (``train`` and ``val`` lists of sources, see
 :class:`~rar_tracking.train.data.SourceSpec`), ``clip``, ``augment``, ``optim``,
 ``runtime`` and ``export``. Unknown keys are errors (a typo must not silently train with a
 default). Relative data paths are relative to the YAML file's folder.
@@ -24,7 +24,7 @@ from .data import AugmentSettings, ClipSettings, SourceSpec
 # TrackerConfig fields that change the trained network or its geometry.
 TRACKER_KEYS = ('trunk', 'trunk_weights', 'allow_random_trunk', 'feature_channels', 'crop_size',
                 'search_area_factor', 'label_sigma', 'lambda1', 'lambda2', 'num_context',
-                'context_offset', 'min_size')
+                'context_offset', 'template_window', 'min_size')
 
 
 @dataclass

@@ -60,7 +60,10 @@ class ClipModel(nn.Module):
         terms = [None] * len(offsets)
         for key in dict.fromkeys(offsets):
             idx = [i for i, o in enumerate(offsets) if o == key]
-            z0, ctx = template_patches(phi_z[idx], self.window, list(key))
+            masks = [g.target_window(tuple(box_cells[i].tolist()), device=phi_z.device)
+                     for i in idx]
+            target = None if masks[0] is None else torch.stack(masks)[:, None]
+            z0, ctx = template_patches(phi_z[idx], self.window, list(key), target)
             for j, parts in zip(idx, zip(*cacf_terms(z0, ctx, label_hat))):
                 terms[j] = parts
         numerator, energy, context = (torch.stack(t) for t in zip(*terms))

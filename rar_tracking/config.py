@@ -98,14 +98,14 @@ class TrackerConfig:
 
     # --- Confidence, lost and recover (tracker.py) -----------------------------------
     confidence_threshold: float = _param(
-        0.3, 'update the filter only on frames whose confidence is at least this', lo=0.0,
+        0.23, 'update the filter only on frames whose confidence is at least this', lo=0.0,
         hi=1.0, dynamic=True)
     lost_threshold: float = _param(
-        0.15, 'confidence below which a frame counts as a miss', lo=0.0, hi=1.0, dynamic=True)
+        0.11, 'confidence below which a frame counts as a miss', lo=0.0, hi=1.0, dynamic=True)
     lost_frames: int = _param(3, 'consecutive misses before the state becomes LOST', lo=1,
                               hi=1000, dynamic=True)
     recover_threshold: float = _param(
-        0.25, 'confidence at or above which a LOST target is found again', lo=0.0, hi=1.0,
+        0.19, 'confidence at or above which a LOST target is found again', lo=0.0, hi=1.0,
         dynamic=True)
     lost_search_factor: float = _param(
         2.0, 'side of the search while LOST, in normal search sides (a 3x3 grid of crops)',

@@ -11,7 +11,8 @@ One frame of ``track``:
 3. the response g(x) of Eq. 11 per scale; the best peak after ``scale_penalty`` gives the scale,
    its (sub-cell) position the displacement;
 4. confidence = peak / reference peak, clipped to [0, 1]; the reference is the peak of the
-   first filter on its own template, so 1 means "as well matched as the box the user gave";
+   first filter on the first frame's crop (seen as a search crop is), so 1 means "as well
+   matched as the box the user gave";
 5. only when confidence >= ``confidence_threshold``: the new template (the crop's features,
    re-centred on the new position) joins the template set with weight ``learning_rate`` and
    the attention state advances. A frame with confidence < ``lost_threshold`` is a miss (the
@@ -270,11 +271,14 @@ class RARTracker:
         center = box.center
         side = self._side(size)
         phi, attention = self._features(image, [center], [side], self.config.crop_size, None)
-        (numerator, energy, context), z0 = self._template_terms(phi, self._box_cells(size, side))
+        (numerator, energy, context), _ = self._template_terms(phi, self._box_cells(size, side))
         templates = TemplateSet(self.config.num_templates, self.config.first_template_weight)
         templates.add((numerator, energy, context), self.config.learning_rate)
         w_hat = templates.filter(self.config.lambda1, self.config.lambda2)
-        peak_ref = float(correlation_response(w_hat, z0).max())
+        # The reference is the filter's answer on the template crop as a search crop is seen
+        # (crop window only, not z0's target window), so that confidence 1 means "as well
+        # matched as the first frame" and does not saturate on frames that merely match well.
+        peak_ref = float(correlation_response(w_hat, phi * self.window).max())
         if not math.isfinite(peak_ref) or peak_ref <= 0:
             raise InvalidBoxError(f'the box {box.as_tuple()} gives no usable template '
                                   '(a flat or empty image region)')

@@ -91,6 +91,17 @@ def test_state_copy_restores_exactly(tracker):
     assert a == b
 
 
+def test_confidence_is_one_on_the_first_frame_and_does_not_saturate(tracker):
+    # The reference peak is the first filter on the first crop as a search sees it, so the
+    # first frame again scores about 1, and frames of a moving object score below it.
+    seq = make_sequence(8, seed=1)
+    tracker.initialize(seq.frame(0), seq.gt[0])
+    again = tracker.track(seq.frame(0))
+    assert again.peak / tracker.get_state().peak_ref == pytest.approx(1.0, abs=0.05)
+    later = [tracker.track(seq.frame(i)).confidence for i in range(1, len(seq))]
+    assert all(0.2 < c < 0.95 for c in later), later
+
+
 def test_deterministic_on_cpu(fast_config):
     # Untrained heads come from init_seed, not from the global RNG: two trackers built after
     # different draws track identically; another init_seed is another network.

@@ -523,7 +523,7 @@ class Demo:
             return
         if self.release_ns is None or s < self.release_ns:
             return  # a repeat of the held first frame
-        if s in self.rec.frames or (self.newest_image is not None and s <= self.newest_image):
+        if self.newest_image is not None and s <= self.newest_image:
             return  # re-sent by a paced source that feared the image was lost
         rgb = image_msg_to_rgb(msg)
         if not self.playing:

@@ -241,7 +241,7 @@ class RARTracker:
         g = self.geometry
         z0, ctx = template_patches(phi, self.window, g.offsets(box_cells),
                                    g.target_window(box_cells, device=phi.device))
-        return cacf_terms(z0, ctx, self.label_hat), z0
+        return cacf_terms(z0, ctx, self.label_hat)
 
     def _lost_grid(self, center, side: float, width: int, height: int) -> list[tuple[float, float]]:
         """Centres of the LOST search: a 3x3 grid whose crops together cover
@@ -271,9 +271,9 @@ class RARTracker:
         center = box.center
         side = self._side(size)
         phi, attention = self._features(image, [center], [side], self.config.crop_size, None)
-        (numerator, energy, context), _ = self._template_terms(phi, self._box_cells(size, side))
+        terms = self._template_terms(phi, self._box_cells(size, side))
         templates = TemplateSet(self.config.num_templates, self.config.first_template_weight)
-        templates.add((numerator, energy, context), self.config.learning_rate)
+        templates.add(terms, self.config.learning_rate)
         w_hat = templates.filter(self.config.lambda1, self.config.lambda2)
         # The reference is the filter's answer on the template crop as a search crop is seen
         # (crop window only, not z0's target window), so that confidence 1 means "as well
@@ -353,7 +353,7 @@ class RARTracker:
         """Add the re-centred template of this frame to the set; advance the attention memory."""
         st, c = self._state, self.config
         centred = shift_zero_fill(phi, int(round(dy)), int(round(dx)))
-        terms, _ = self._template_terms(centred, self._box_cells(st.size, self._side(st.size)))
+        terms = self._template_terms(centred, self._box_cells(st.size, self._side(st.size)))
         st.templates.first_weight = c.first_template_weight
         st.templates.add(terms, c.learning_rate)
         st.attention = [s.select(best) for s in new_states]

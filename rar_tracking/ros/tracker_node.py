@@ -131,7 +131,7 @@ class _Stats:
             if len(self.all_node_latency_ms) < 100_000:
                 self.all_node_latency_ms.append(node_latency_ms)
 
-    def error(self, kind: str) -> None:
+    def count(self, kind: str) -> None:
         with self.lock:
             setattr(self, kind, getattr(self, kind) + 1)
 
@@ -423,7 +423,7 @@ class RARTrackerNode(Node):
         try:
             return msg_to_rgb(frame.msg)
         except ImageConversionError as exc:
-            self._stats.error('decode_errors')
+            self._stats.count('decode_errors')
             key = (exc.kind, getattr(exc, 'encoding', None))
             self._error_every(key, f'cannot use image (stamp {format_stamp(frame.stamp_ns)}): '
                                    f'{exc} (logged at most every 5 s per kind of problem)')
@@ -445,7 +445,7 @@ class RARTrackerNode(Node):
         if frame.stamp_ns and frame.stamp_ns == self._last_tracked_stamp:
             # The same image again (a source re-sending a frame it fears was lost, or a
             # duplicated message): it was tracked once and its result published already.
-            self._stats.error('repeated_stamps')
+            self._stats.count('repeated_stamps')
             self.get_logger().info(
                 f'image stamp {format_stamp(frame.stamp_ns)} repeats the last tracked image; '
                 'not tracked twice (logged at most every 10 s)', throttle_duration_sec=10.0)
@@ -468,14 +468,14 @@ class RARTrackerNode(Node):
         try:
             result = self._tracker.track(rgb)
         except Exception as exc:
-            self._stats.error('tracker_errors')
+            self._stats.count('tracker_errors')
             self.get_logger().error(
                 f'tracker failed on image stamp {format_stamp(frame.stamp_ns)}: {exc!r}; '
                 'frame skipped, target kept', throttle_duration_sec=5.0)
             return
         inference_ms = (time.perf_counter() - t0) * 1e3
         if not result.box.is_finite():
-            self._stats.error('tracker_errors')
+            self._stats.count('tracker_errors')
             self.get_logger().error(
                 f'tracker returned a non-finite box {result.box.as_tuple()} on image stamp '
                 f'{format_stamp(frame.stamp_ns)}; frame skipped', throttle_duration_sec=5.0)

@@ -439,8 +439,7 @@ class VideoSourceNode(Node):
         now = time.monotonic()
         if now - self._awaited_since < timeout:
             resend = self.get_parameter('resend_after').value
-            if resend > 0 and self._awaited_msg is not None and \
-                    now - self._sent_at >= max(resend, 2.0 * self._answer_s):
+            if resend > 0 and now - self._sent_at >= max(resend, 2.0 * self._answer_s):
                 self.image_pub.publish(self._awaited_msg)
                 self._sent_at = now
                 self.resent += 1

@@ -1,7 +1,7 @@
 """The crop and label geometry shared by the tracker and training, so they match exactly.
 
 :class:`~rar_tracking.tracker.RARTracker` crops a square of side ``search_area_factor * sqrt(w * h)`` around the
-target, resizes it to ``crop_size`` (``rar_tracking.tracker.crop_square``) and reads a
+target, resizes it to ``crop_size`` (``rar_tracking.imaging.crop_square``) and reads a
 response of ``feature_size`` cells whose wrapped peak index is the target's displacement from
 the crop centre, one cell being ``side / feature_size`` image pixels. The Gaussian label has
 std ``label_sigma * feature_size / search_area_factor`` cells (at least 0.25). The same

@@ -28,13 +28,14 @@ import math
 import time
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 
 from .config import TrackerConfig
-from .errors import DeviceError, InvalidBoxError, InvalidImageError, NotInitializedError
+from .device import select_device
+from .errors import InvalidBoxError, InvalidImageError, NotInitializedError
 from .geometry import Geometry, probe_feature_size
+from .imaging import as_rgb_image, crop_square, crop_squares_torch, validate_box
 from .model.attention import AttentionState
 from .model.backbone import build_trunk, resolve_trunk_name
 from .model.correlation import (TemplateSet, cacf_terms, correlation_response,
@@ -43,86 +44,6 @@ from .model.correlation import (TemplateSet, cacf_terms, correlation_response,
 from .model.rar import RARNet
 from .model.weights import load_rar_weights
 from .types import Box, TrackResult, TrackState
-
-def select_device(name: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; an unavailable device raises DeviceError."""
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise DeviceError(f'device {name!r} is not a torch device ({exc})') from None
-    if device.type == 'cuda':
-        if not torch.cuda.is_available():
-            raise DeviceError(f'device {name!r} requested but CUDA is not available here '
-                              f'(torch {torch.__version__}); use device auto or cpu')
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DeviceError(f'device {name!r} requested but only '
-                              f'{torch.cuda.device_count()} CUDA device(s) exist')
-    elif device.type != 'cpu':
-        raise DeviceError(f'device {name!r} is not supported (use auto, cpu or cuda[:N])')
-    return device
-
-
-def as_rgb_image(image) -> np.ndarray:
-    """Validate a frame: uint8 HxWx3 RGB (HxW gray and HxWx4 RGBA are converted)."""
-    if not isinstance(image, np.ndarray):
-        raise InvalidImageError(f'image must be a numpy array, got {type(image).__name__}')
-    if image.dtype != np.uint8:
-        raise InvalidImageError(f'image must be uint8, got {image.dtype}')
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise InvalidImageError(f'image must be HxWx3 RGB (or HxW gray), got shape {image.shape}')
-    if image.shape[0] < 2 or image.shape[1] < 2:
-        raise InvalidImageError(f'image is too small: {image.shape[1]}x{image.shape[0]}')
-    return image[:, :, :3]
-
-
-def validate_box(box, width: int, height: int) -> Box:
-    """A finite box of positive size overlapping the image, clipped to it."""
-    try:
-        box = Box.coerce(box)
-    except (TypeError, ValueError) as exc:
-        raise InvalidBoxError(f'not a box (x, y, w, h): {exc}') from None
-    if not box.is_finite():
-        raise InvalidBoxError(f'box has a NaN or infinite value: {box.as_tuple()}')
-    if box.w <= 0 or box.h <= 0:
-        raise InvalidBoxError(f'box is empty (w={box.w}, h={box.h})')
-    x0, y0 = max(box.x, 0.0), max(box.y, 0.0)
-    x1, y1 = min(box.x + box.w, float(width)), min(box.y + box.h, float(height))
-    if x1 - x0 < 1.0 or y1 - y0 < 1.0:
-        raise InvalidBoxError(f'box {box.as_tuple()} does not overlap the {width}x{height} image')
-    return Box(x0, y0, x1 - x0, y1 - y0)
-
-
-def crop_square(image: np.ndarray, cx: float, cy: float, side: float, out: int) -> np.ndarray:
-    """The square of ``side`` px centred on (cx, cy), resized to out x out (borders replicated)."""
-    s = out / side
-    matrix = np.array([[s, 0.0, out / 2.0 - s * cx], [0.0, s, out / 2.0 - s * cy]])
-    return cv2.warpAffine(image, matrix, (out, out), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
-
-
-def crop_squares_torch(image: torch.Tensor, centers, sides, out: int) -> torch.Tensor:
-    """The crops of :func:`crop_square` computed on the image's device (bilinear, replicate).
-
-    image: (3, H, W) float; returns (N, 3, out, out). Used on CUDA so that a frame is uploaded
-    once and cropped there; the same pixel convention as cv2.warpAffine (pixel centres at
-    integer coordinates).
-    """
-    _, height, width = image.shape
-    steps = torch.arange(out, device=image.device, dtype=torch.float32) - out / 2.0
-    grids = []
-    for (cx, cy), side in zip(centers, sides):
-        xs = (2.0 * (cx + steps * (side / out)) + 1.0) / width - 1.0
-        ys = (2.0 * (cy + steps * (side / out)) + 1.0) / height - 1.0
-        grids.append(torch.stack(torch.meshgrid(xs, ys, indexing='xy'), dim=-1))
-    grid = torch.stack(grids)
-    batch = image[None].expand(len(grids), -1, -1, -1)
-    return torch.nn.functional.grid_sample(batch, grid, mode='bilinear', padding_mode='border',
-                                           align_corners=False)
-
 
 @dataclass
 class TrackerState:

@@ -169,7 +169,7 @@ def test_cuda_and_cpu_give_the_same_boxes():
 
 def test_gpu_crop_path_matches_the_opencv_crops():
     """The crops the CUDA path makes (torch grid_sample), checked on the CPU against cv2."""
-    from rar_tracking.tracker import crop_square, crop_squares_torch
+    from rar_tracking.imaging import crop_square, crop_squares_torch
     image = make_sequence(1, seed=4).frame(0)
     centers, sides = [(100.3, 80.7), (5.0, 230.0)], [90.0, 131.5]
     torch_crops = crop_squares_torch(torch.from_numpy(image).permute(2, 0, 1).float(),

@@ -36,7 +36,7 @@ from ..data.sequences import (FrameReadError, Sequence, SequenceError, load_data
                               load_got10k, load_lasot)
 from ..data.synthetic import make_suite
 from ..errors import InvalidBoxError
-from ..tracker import crop_square, validate_box
+from ..imaging import crop_square, validate_box
 from ..geometry import Geometry, shifted_label
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ from torch.utils.data.distributed import DistributedSampler
 from ..model.backbone import build_trunk
 from ..model.rar import RARNet
 from ..model.weights import load_rar_weights, save_rar_weights
-from ..tracker import select_device
+from ..device import select_device
 from .config import TrainConfig
 from .data import (AugmentSettings, ClipDataset, ClipSampler, EpochSampler, check_disjoint,
                    load_sources, worker_init)

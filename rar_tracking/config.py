@@ -21,6 +21,10 @@ def _param(default, help: str, *, lo=None, hi=None, dynamic: bool = False,
 
 
 TRUNKS = ('auto', 'resnet50', 'resnet18', 'efficientnet_lite0')
+PROFILES = ('full', 'fast')
+BACKENDS = ('torch', 'onnxruntime')
+# What each profile sets when the corresponding field is left at 0 (see TrackerConfig.profile).
+PROFILE_CROP_SIZE = {'full': 225, 'fast': 161}
 
 
 @dataclass
@@ -49,12 +53,23 @@ class TrackerConfig:
     cpu_threads: int = _param(
         1, 'torch CPU threads (intra-op). 1 is fastest on small, shared CPUs', lo=1, hi=64)
     half_precision: bool = _param(True, 'fp16 autocast for the trunk on CUDA')
+    profile: str = _param(
+        'full', "network layout: 'full' (the paper's: every trunk stage dilated to stride 8, "
+        "crop 225) or 'fast' (trunk stages at their native strides 8/16/32, merged coarse to "
+        "fine by the refinement with upsampling, crop 161; see docs/evaluation.md for the "
+        "measured trade-off)", choices=PROFILES)
+    backend: str = _param(
+        'torch', "what runs the per-frame network: 'torch', or 'onnxruntime' (an exported ONNX "
+        "file, see python -m rar_tracking.export)", choices=BACKENDS)
+    onnx_model: str = _param(
+        '', "ONNX file of the per-frame network for backend 'onnxruntime' (made by "
+        'python -m rar_tracking.export); empty: exported on the fly into a temporary file')
     feature_channels: int = _param(
         128, 'channels after the 1x1 reduction of each stage (attention and filter width)',
         lo=8, hi=512)
     crop_size: int = _param(
-        225, 'side of the square crop fed to the network (the paper uses 225)', unit='px',
-        lo=64, hi=512)
+        0, "side of the square crop fed to the network; 0: the profile's (full 225, the "
+        "paper's; fast 161)", unit='px', lo=0, hi=512)
 
     # --- Search area and scale (Section 4.1) -----------------------------------------
     search_area_factor: float = _param(
@@ -131,8 +146,15 @@ class TrackerConfig:
             rng = meta.get('range')
             if rng is not None and not (rng[0] <= value <= rng[1]):
                 raise ValueError(f'{f.name}: {value!r} is outside [{rng[0]}, {rng[1]}]')
+        if 0 < self.crop_size < 64:
+            raise ValueError(f'crop_size: {self.crop_size} is below 64 (0 picks the profile\'s)')
         if self.num_scales % 2 != 1:
             raise ValueError(f'num_scales: must be odd, got {self.num_scales}')
+
+    @property
+    def crop(self) -> int:
+        """The crop side in use: ``crop_size``, or the profile's when it is 0."""
+        return self.crop_size or PROFILE_CROP_SIZE[self.profile]
 
     def __post_init__(self) -> None:
         self.validate()

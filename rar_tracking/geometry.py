@@ -37,7 +37,7 @@ class Geometry:
 
     @classmethod
     def from_config(cls, config: TrackerConfig, feature_size: int) -> 'Geometry':
-        return cls(config.crop_size, int(feature_size), config.search_area_factor,
+        return cls(config.crop, int(feature_size), config.search_area_factor,
                    config.label_sigma, config.min_size, config.num_context,
                    config.context_offset, config.lambda1, config.lambda2,
                    config.template_window)

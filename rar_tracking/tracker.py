@@ -98,7 +98,13 @@ class RARTracker:
         if self.device.type == 'cuda':
             self.net.half_trunk = config.half_precision
             self.net.trunk.to(memory_format=torch.channels_last)
-        side = probe_feature_size(self.net, config.crop_size)  # also warms up
+        # What runs the per-frame network: the torch module, or an ONNX Runtime session with the
+        # same call signature, (crops, attention states) -> (phi^a, new states, maps).
+        self.run_net = self.net
+        if config.backend == 'onnxruntime':
+            from .model.onnx_backend import make_onnx_runner  # optional dependency
+            self.run_net = make_onnx_runner(self.net, config, self.device)
+        side = probe_feature_size(self.net, config.crop)  # also warms up
         self.feature_size = (side, side)
         self._prepare_filter_constants()
         self._state: TrackerState | None = None
@@ -155,7 +161,7 @@ class RARTracker:
                               for (cx, cy), s in zip(centers, sides)])
             batch = torch.from_numpy(crops).permute(0, 3, 1, 2).float()
         states = [s.expand(len(sides)) for s in attention] if attention else None
-        phi, new_states, _ = self.net(batch, states)
+        phi, new_states, _ = self.run_net(batch, states)
         return phi, new_states
 
     def _template_terms(self, phi: torch.Tensor, box_cells: tuple[float, float]):
@@ -191,7 +197,7 @@ class RARTracker:
         size = (max(box.w, self.config.min_size), max(box.h, self.config.min_size))
         center = box.center
         side = self._side(size)
-        phi, attention = self._features(image, [center], [side], self.config.crop_size, None)
+        phi, attention = self._features(image, [center], [side], self.config.crop, None)
         terms = self._template_terms(phi, self._box_cells(size, side))
         templates = TemplateSet(self.config.num_templates, self.config.first_template_weight)
         templates.add(terms, self.config.learning_rate)
@@ -235,7 +241,7 @@ class RARTracker:
             centers = [st.center] * len(self.scale_factors)
             sides = [side * f for f in self.scale_factors]
             penalties = [1.0 if f == 1.0 else c.scale_penalty for f in self.scale_factors]
-        phi, new_states = self._features(image, centers, sides, c.crop_size, st.attention)
+        phi, new_states = self._features(image, centers, sides, c.crop, st.attention)
         # the response maps are small: one copy to the host, then no more device syncs
         response = correlation_response(w_hat, phi * self.window).float().cpu()
         peaks, idx, psrs = peak_and_psr(response)

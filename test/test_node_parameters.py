@@ -84,7 +84,7 @@ def test_descriptors_of_a_real_node_loaded_from_the_shipped_yaml():
 
         crop = node.describe_parameter('crop_size')
         assert crop.type == ParameterType.PARAMETER_INTEGER and crop.read_only
-        assert (crop.integer_range[0].from_value, crop.integer_range[0].to_value) == (64, 512)
+        assert (crop.integer_range[0].from_value, crop.integer_range[0].to_value) == (0, 512)
         lost = node.describe_parameter('lost_threshold')
         assert lost.type == ParameterType.PARAMETER_DOUBLE and not lost.read_only
         assert (lost.floating_point_range[0].from_value,

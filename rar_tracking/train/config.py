@@ -22,7 +22,7 @@ from ..config import TrackerConfig
 from .data import AugmentSettings, ClipSettings, SourceSpec
 
 # TrackerConfig fields that change the trained network or its geometry.
-TRACKER_KEYS = ('trunk', 'trunk_weights', 'allow_random_trunk', 'feature_channels', 'crop_size',
+TRACKER_KEYS = ('trunk', 'trunk_weights', 'allow_random_trunk', 'profile', 'feature_channels', 'crop_size',
                 'search_area_factor', 'label_sigma', 'lambda1', 'lambda2', 'num_context',
                 'context_offset', 'template_window', 'min_size')
 

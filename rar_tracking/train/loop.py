@@ -346,7 +346,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
     params = configure_trainable(net, cfg.optim.heads_only)
     net.to(dev)
     geometry = Geometry.from_config(cfg.tracker_config,
-                                    probe_feature_size(net, cfg.tracker_config.crop_size))
+                                    probe_feature_size(net, cfg.tracker_config.crop))
     amp = cfg.optim.amp and dev.type == 'cuda'
     model = ClipModel(net, geometry, amp=amp).to(dev)
     train_set, val_set = build_datasets(cfg, geometry)

@@ -12,7 +12,8 @@ pytest.importorskip('rar_tracking_msgs.msg')
 from sensor_msgs.msg import Image  # noqa: E402
 
 from rar_tracking.data.synthetic import make_sequence  # noqa: E402
-from rar_tracking.ros.testing import TrackerSession, ns_to_time  # noqa: E402
+from rar_tracking.ros.stamps import ns_to_stamp  # noqa: E402
+from rar_tracking.ros.testing import TrackerSession  # noqa: E402
 from rar_tracking.tracker import RARTracker  # noqa: E402
 from rar_tracking.types import Box, TrackState  # noqa: E402
 
@@ -57,7 +58,7 @@ def publish_and_buffer(session, rgb, **kwargs) -> int:
 
 def raw_image(stamp: int, width: int, height: int, encoding: str, step: int, nbytes: int):
     msg = Image(width=width, height=height, encoding=encoding, step=step)
-    msg.header.stamp = ns_to_time(stamp)
+    msg.header.stamp = ns_to_stamp(stamp)
     msg.data = array.array('B', bytes(nbytes))
     return msg
 

@@ -14,7 +14,8 @@ rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('rar_tracking_msgs.msg')
 
 from rar_tracking.data.synthetic import make_sequence  # noqa: E402
-from rar_tracking.ros.testing import TrackerSession, time_to_ns  # noqa: E402
+from rar_tracking.ros.stamps import stamp_to_ns  # noqa: E402
+from rar_tracking.ros.testing import TrackerSession  # noqa: E402
 from rar_tracking.types import Box, TrackState  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -62,12 +63,12 @@ def test_tracks_a_moving_target_and_copies_headers(session, sequence):
         stamp = client.now_ns()
         msg = session.publish_and_wait(sequence.frame(i), stamp, frame_id='cam_optical')
         assert msg is not None, f'no TrackedTarget for frame {i}'
-        assert time_to_ns(msg.header.stamp) == stamp and msg.header.frame_id == 'cam_optical'
+        assert stamp_to_ns(msg.header.stamp) == stamp and msg.header.frame_id == 'cam_optical'
         assert msg.target_id == 1 and msg.state in (TrackState.TRACKING, TrackState.LOST)
-        assert time_to_ns(msg.processing_start) <= time_to_ns(msg.processing_end)
+        assert stamp_to_ns(msg.processing_start) <= stamp_to_ns(msg.processing_end)
         assert msg.inference_ms > 0 and 0.0 <= msg.confidence <= 1.0
         ious.append(box_of(msg).iou(Box(*sequence.gt[i])))
-        latencies.append((time_to_ns(msg.processing_end) - stamp) / 1e6)
+        latencies.append((stamp_to_ns(msg.processing_end) - stamp) / 1e6)
         inference.append(msg.inference_ms)
     rate = (len(sequence) - 1) / (time.monotonic() - start)
     print(f'\nnode, lockstep 320x240: {rate:.1f} frames/s, latency stamp->processing_end '
@@ -116,7 +117,7 @@ def test_target_set_on_an_older_frame_catches_up_in_order(session, sequence):
     response = client.set_target(sequence.gt[1], stamps[1])
     assert response.success and response.target_id == 1, response.message
     assert client.wait_for(lambda: len(client.snapshot()) >= 4, 15.0)
-    got = [time_to_ns(m.header.stamp) for m in client.snapshot()]
+    got = [stamp_to_ns(m.header.stamp) for m in client.snapshot()]
     assert got == stamps[1:], 'every buffered frame from the target frame on, once, in order'
 
 
@@ -136,15 +137,15 @@ def test_fast_publisher_drops_frames_and_never_builds_a_backlog(session, sequenc
         'the newest frame is always processed'
     settle = time.monotonic() - sent
     time.sleep(0.5)
-    burst = [m for m in client.snapshot() if time_to_ns(m.header.stamp) in set(stamps)]
+    burst = [m for m in client.snapshot() if stamp_to_ns(m.header.stamp) in set(stamps)]
     dropped = sum(m.dropped_frames for m in burst)
     print(f'\n60 frames in a burst: {len(burst)} processed, {dropped} reported dropped, '
           f'newest processed {settle:.2f} s after the burst')
     assert dropped > 0
     assert len(burst) + dropped <= len(stamps)
     assert len(burst) < len(stamps) / 2
-    assert time_to_ns(burst[-1].header.stamp) == stamps[-1]
-    order = [stamps.index(time_to_ns(m.header.stamp)) for m in burst]
+    assert stamp_to_ns(burst[-1].header.stamp) == stamps[-1]
+    order = [stamps.index(stamp_to_ns(m.header.stamp)) for m in burst]
     assert order == sorted(order), 'frames are processed in arrival order'
     # A queue would need ~len(burst) x inference time per queued frame; the newest-frame
     # slot finishes within about two frames of work.
@@ -205,7 +206,7 @@ def test_clicks_set_targets(session, sequence):
     client.click_point(5.0, 7.0)
     assert client.wait_for(lambda: any(m.target_id == 2 for m in client.snapshot()), 10.0)
     second = next(m for m in client.snapshot() if m.target_id == 2)
-    assert time_to_ns(second.header.stamp) == stamps[2]
+    assert stamp_to_ns(second.header.stamp) == stamps[2]
     assert box_of(second).iou(Box(0.0, 0.0, 25.0, 27.0)) > 0.99
 
     # Clicks that cannot set a target are ignored; the node keeps tracking target 2.
@@ -220,23 +221,24 @@ def test_clicks_set_targets(session, sequence):
 def test_debug_image_shows_state_with_the_input_header(session, sequence):
     client = session.client
     client.subscribe_debug_image()
-    assert client.wait_for(lambda: session.node._debug_pub.get_subscription_count() > 0, 5.0)
+    debug_pub = session.node._outputs.debug_pub
+    assert client.wait_for(lambda: debug_pub.get_subscription_count() > 0, 5.0)
     idle_stamp = client.now_ns()
     client.publish_rgb(sequence.frame(0), idle_stamp)
     assert client.wait_for(lambda: client.snapshot('debug_images'), 10.0), \
         'debug image published while idle (to click on)'
     idle = client.snapshot('debug_images')[0]
-    assert time_to_ns(idle.header.stamp) == idle_stamp and idle.encoding == 'rgb8'
+    assert stamp_to_ns(idle.header.stamp) == idle_stamp and idle.encoding == 'rgb8'
     assert (idle.width, idle.height) == (320, 240)
 
     response = client.set_target(sequence.gt[0], idle_stamp)
     assert response.success
     stamp = client.now_ns()
     assert session.publish_and_wait(sequence.frame(1), stamp) is not None
-    assert client.wait_for(lambda: any(time_to_ns(m.header.stamp) == stamp
+    assert client.wait_for(lambda: any(stamp_to_ns(m.header.stamp) == stamp
                                        for m in client.snapshot('debug_images')), 5.0)
     image = next(m for m in client.snapshot('debug_images')
-                 if time_to_ns(m.header.stamp) == stamp)
+                 if stamp_to_ns(m.header.stamp) == stamp)
     pixels = np.frombuffer(bytes(image.data), np.uint8).reshape(240, 320, 3)
     target = client.targets_for(stamp)[0]
     x0 = int(round(target.center_x - target.size_x / 2))

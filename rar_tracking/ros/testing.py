@@ -29,6 +29,7 @@ from rar_tracking_msgs.msg import TrackedTarget
 from rar_tracking_msgs.srv import SetTarget
 
 from .image_conversion import rgb_to_image_msg
+from .stamps import ns_to_stamp, stamp_to_ns
 
 #: Parameters that make a tracker node fast enough for tests on a small CPU.
 FAST_PARAMETERS = {'trunk': 'efficientnet_lite0', 'crop_size': 129, 'device': 'cpu',
@@ -41,15 +42,6 @@ def isolate_ros_domain() -> None:
     """Keep test traffic on this host and off the default domain (unless already chosen)."""
     os.environ.setdefault('ROS_DOMAIN_ID', str(10 + os.getpid() % 90))
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-
-
-def ns_to_time(ns: int):
-    from builtin_interfaces.msg import Time
-    return Time(sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
-
-
-def time_to_ns(t) -> int:
-    return int(t.sec) * 1_000_000_000 + int(t.nanosec)
 
 
 def spin_in_thread(nodes, context=None, num_threads: int = 4):
@@ -129,7 +121,7 @@ class TrackerClient:
             return list(getattr(self, store))
 
     def targets_for(self, stamp_ns: int) -> list[TrackedTarget]:
-        return [m for m in self.snapshot() if time_to_ns(m.header.stamp) == stamp_ns]
+        return [m for m in self.snapshot() if stamp_to_ns(m.header.stamp) == stamp_ns]
 
     # ------------------------------------------------------------------ sending
     def now_ns(self) -> int:
@@ -137,7 +129,7 @@ class TrackerClient:
 
     def publish_rgb(self, rgb: np.ndarray, stamp_ns: int, frame_id: str = 'camera',
                     encoding: str = 'rgb8') -> Image:
-        msg = rgb_to_image_msg(rgb, Header(stamp=ns_to_time(stamp_ns), frame_id=frame_id),
+        msg = rgb_to_image_msg(rgb, Header(stamp=ns_to_stamp(stamp_ns), frame_id=frame_id),
                                encoding)
         self.image_pub.publish(msg)
         return msg
@@ -146,7 +138,7 @@ class TrackerClient:
         """Call ~/set_target with a top-left (x, y, w, h) box."""
         x, y, w, h = (float(v) for v in box)
         request = SetTarget.Request()
-        request.header.stamp = ns_to_time(stamp_ns)
+        request.header.stamp = ns_to_stamp(stamp_ns)
         request.header.frame_id = frame_id
         request.center_x, request.center_y = x + w / 2.0, y + h / 2.0
         request.size_x, request.size_y = w, h
@@ -162,7 +154,7 @@ class TrackerClient:
 
     def click(self, x: float, y: float, stamp_ns: int = 0, frame_id: str = '') -> None:
         msg = PointStamped()
-        msg.header.stamp = ns_to_time(stamp_ns)
+        msg.header.stamp = ns_to_stamp(stamp_ns)
         msg.header.frame_id = frame_id
         msg.point.x, msg.point.y = float(x), float(y)
         self.click_pub.publish(msg)

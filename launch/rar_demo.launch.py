@@ -30,12 +30,15 @@ def generate_launch_description():
                               description="'auto', 'cpu', 'cuda' or 'cuda:N'"),
         DeclareLaunchArgument('trunk', default_value='efficientnet_lite0',
                               description='backbone trunk of both trackers'),
+        DeclareLaunchArgument('profile', default_value='',
+                              description="'full' or 'fast'; empty: the params file's value"),
         DeclareLaunchArgument('rate', default_value='10.0',
                               description='frame rate of the generated cameras, Hz'),
         DeclareLaunchArgument('rviz', default_value='false', choices=['true', 'false'],
                               description='one rviz2 per tracker, showing its debug image'),
     ]
     for namespace, seed in CAMERAS:
+        frame_id = f'{namespace}_camera'  # the source's frame, and rviz2's fixed frame
         actions.append(Node(
             package=PACKAGE,
             executable='rar_video_source',
@@ -47,7 +50,7 @@ def generate_launch_description():
                 'scene_frames': 300,
                 'rate': LaunchConfiguration('rate'),
                 'loop': True,
-                'frame_id': f'{namespace}_camera',
+                'frame_id': frame_id,
                 'target_service': 'rar_tracker/set_target',
             }],
             output='screen',
@@ -59,7 +62,9 @@ def generate_launch_description():
                 'image_topic': 'image',
                 'device': LaunchConfiguration('device'),
                 'trunk': LaunchConfiguration('trunk'),
+                'profile': LaunchConfiguration('profile'),
                 'rviz': LaunchConfiguration('rviz'),
+                'camera_frame': frame_id,
             }.items(),
         ))
     return LaunchDescription(actions)

@@ -5,6 +5,9 @@
 # Idempotent: each step keeps a stamp (a hash of its inputs) and is skipped when
 # its inputs did not change. On a robot with a sourced /opt/ros, use colcon instead
 # (see README).
+# RAR_VENV=/path puts the venv there, and the CMake build folder under it ($RAR_VENV/build,
+# not the checkout's build/), so that several venvs can be set up from one checkout.
+# `scripts/setup.sh --print-paths` prints the venv and build folders and exits.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,6 +15,11 @@ VENV="${RAR_VENV:-$ROOT/.venv}"
 PYTHON="${RAR_PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 STAMPS="$VENV/.rar_stamps"
+if [ -n "${RAR_VENV:-}" ]; then BUILD="$VENV/build"; else BUILD="$ROOT/build"; fi
+if [ "${1:-}" = "--print-paths" ]; then
+  printf 'venv=%s\nbuild=%s\n' "$VENV" "$BUILD"
+  exit 0
+fi
 
 say() { printf '[setup] %s\n' "$*"; }
 hash_of() { (cd "$ROOT" && cat "$@" | sha256sum | cut -d' ' -f1); }
@@ -41,7 +49,7 @@ fi
 msgs_hash=$(cd "$ROOT" && find rar_tracking_msgs -type f | LC_ALL=C sort | xargs cat | sha256sum | cut -d' ' -f1)
 if ! done_already msgs "$msgs_hash"; then
   say "building rar_tracking_msgs"
-  build="$ROOT/build/rar_tracking_msgs"
+  build="$BUILD/rar_tracking_msgs"
   rm -rf "$build" && mkdir -p "$build"
   (
     export AMENT_PREFIX_PATH="$VENV" VIRTUAL_ENV="$VENV"
@@ -69,14 +77,37 @@ else
   say "rar_tracking: up to date"
 fi
 
-# 4. The ament index entry and share/ folder an installed ament_python package has (pip's
-#    editable install skips data_files), as links into the checkout, so that
-#    get_package_share_directory('rar_tracking') finds launch/ and config/ here too.
+# 4. The layout colcon gives an installed ament_python package, which pip's editable install
+#    does not: the ament index entry; share/rar_tracking/{launch,config} as real folders of
+#    per-file links into the checkout (ros2 launch does not follow a linked folder; edits stay
+#    live); the console scripts in lib/rar_tracking, where ros2 run and launch_ros look.
 share="$VENV/share/rar_tracking"
 mkdir -p "$VENV/share/ament_index/resource_index/packages" "$share"
 touch "$VENV/share/ament_index/resource_index/packages/rar_tracking"
-for item in package.xml launch config; do
-  ln -sfn "$ROOT/$item" "$share/$item"
+ln -sfn "$ROOT/package.xml" "$share/package.xml"
+link_files() {  # link_files FOLDER PATTERN...: $share/FOLDER/<file> -> $ROOT/FOLDER/<file>
+  local folder="$1" target="$share/$1" pattern file; shift
+  [ -L "$target" ] && rm -f "$target"        # the folder link of earlier setups
+  mkdir -p "$target"
+  find "$target" -maxdepth 1 -type l -delete  # drop links to files that are gone
+  for pattern in "$@"; do
+    for file in "$ROOT/$folder"/$pattern; do
+      [ -f "$file" ] && ln -sfn "$file" "$target/$(basename "$file")"
+    done
+  done
+}
+link_files launch '*.launch.py'
+link_files config '*.yaml' '*.rviz'
+lib="$VENV/lib/rar_tracking"
+mkdir -p "$lib"
+find "$lib" -maxdepth 1 -type l -delete
+for script in $("$VENV/bin/python" - <<'PY'
+from importlib.metadata import distribution
+print(' '.join(e.name for e in distribution('rar_tracking').entry_points
+               if e.group == 'console_scripts'))
+PY
+); do
+  ln -sfn "$VENV/bin/$script" "$lib/$script"
 done
 
 say "ready in $(( $(date +%s) - start )) s: source scripts/env.sh, or use $VENV/bin/python"

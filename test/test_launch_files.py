@@ -27,7 +27,8 @@ DEMO_LAUNCH = LAUNCH_DIR / 'rar_demo.launch.py'
 YAML_PATH = ROOT / 'config' / 'rar_tracker.yaml'
 RVIZ_PATH = ROOT / 'config' / 'rar_tracker.rviz'
 REQUIRED_ARGUMENTS = {'image_topic', 'device', 'namespace', 'weights', 'trunk', 'params_file',
-                      'rviz'}
+                      'rviz', 'use_compressed', 'profile', 'backend', 'onnx_model',
+                      'camera_frame'}
 
 
 # ----------------------------------------------------------------------------- AST helpers
@@ -72,7 +73,20 @@ class LaunchFile:
         return values | {v for v in self.constants.values() if isinstance(v, str)}
 
     def declared_arguments(self) -> set[str]:
-        return {c['_args'][0] for c in self.calls('DeclareLaunchArgument')}
+        names = {c['_args'][0] for c in self.calls('DeclareLaunchArgument')
+                 if isinstance(c['_args'][0], str)}
+        # DeclareLaunchArgument(name, ...) for name in CONSTANT, in a comprehension.
+        for comp in ast.walk(self.tree):
+            if not isinstance(comp, (ast.ListComp, ast.GeneratorExp)):
+                continue
+            call = comp.elt
+            generator = comp.generators[0]
+            if isinstance(call, ast.Call) and getattr(call.func, 'id', None) == \
+                    'DeclareLaunchArgument' and isinstance(call.args[0], ast.Name) and \
+                    isinstance(generator.target, ast.Name) and \
+                    generator.target.id == call.args[0].id:
+                names |= set(self.value(generator.iter))
+        return names
 
 
 def setup_py() -> tuple[str, dict[str, str], list[tuple[str, list[str]]]]:
@@ -142,6 +156,10 @@ def test_tracker_launch_declares_its_arguments():
     used = {c['_args'][0] for c in lf.calls('LaunchConfiguration')
             if isinstance(c['_args'][0], str)} | set(lf.constants['OVERRIDES'])
     assert used <= lf.declared_arguments(), used - lf.declared_arguments()
+    # Each parameter argument has a type (launch_support) and a description.
+    from rar_tracking.ros.launch_support import OVERRIDE_TYPES
+    assert set(lf.constants['OVERRIDES']) == set(OVERRIDE_TYPES)
+    assert set(lf.constants['OVERRIDE_HELP']) == set(OVERRIDE_TYPES)
 
 
 def test_tracker_launch_starts_the_console_script_with_the_shipped_files():
@@ -159,7 +177,7 @@ def test_tracker_launch_starts_the_console_script_with_the_shipped_files():
     # The node subscribes 'image'; the launch file remaps exactly that name.
     remap = tracker['remappings']
     assert isinstance(remap, ast.List) and ast.literal_eval(remap.elts[0].elts[0]) == 'image'
-    assert nodes['rviz2']['package'] == 'rviz2' and 'condition' in nodes['rviz2']
+    assert nodes['rviz2']['package'] == 'rviz2'
 
     # The files it finds with FindPackageShare exist in config/ and are installed there.
     referenced = {s for s in lf.strings() if s.endswith(('.yaml', '.rviz'))}
@@ -192,8 +210,64 @@ def test_rviz_config_shows_the_debug_image_of_the_node():
     assert enabled[0]['Topic']['Reliability Policy'] in ('Best Effort', 'Reliable')
     assert manager['Global Options']['Fixed Frame']
     assert {'Panels', 'Visualization Manager', 'Window Geometry'} <= set(config)
-    # rar_tracker.launch.py points that absolute topic at the instance's namespace.
-    assert "f'/{NODE_NAME}/debug_image'" in LaunchFile(TRACKER_LAUNCH).source
+    # rar_tracker.launch.py points the absolute topics at the instance's namespace.
+    lf = LaunchFile(TRACKER_LAUNCH)
+    assert "f'/{NODE_NAME}/{topic}'" in lf.source
+    assert {'debug_image', 'target_marker'} <= lf.strings()
+    markers = [d for d in manager['Displays'] if d['Class'] == 'rviz_default_plugins/Marker']
+    assert [d['Topic']['Value'] for d in markers] == [f'/{NODE_NAME}/target_marker']
+
+
+def test_rviz_fixed_frame_follows_the_camera_frame():
+    """The config's fixed frame is the video source's default frame; the tracker launch sets
+    rviz2's fixed frame (-f) from camera_frame, and the demo launch passes each source's
+    frame_id there."""
+    config = yaml.safe_load(RVIZ_PATH.read_text())
+    source = (ROOT / 'rar_tracking' / 'ros' / 'video_source.py').read_text()
+    fixed = config['Visualization Manager']['Global Options']['Fixed Frame']
+    assert f"('frame_id', {fixed!r}," in source
+    tracker = LaunchFile(TRACKER_LAUNCH)
+    frame_arg = next(c for c in tracker.calls('DeclareLaunchArgument')
+                     if c['_args'][0] == 'camera_frame')
+    assert frame_arg['default_value'] == fixed
+    assert "'-f'" in tracker.source
+    demo = LaunchFile(DEMO_LAUNCH)
+    source_params = next(c for c in demo.calls('Node')
+                         if c['executable'] == 'rar_video_source')['parameters'].elts[0]
+    frame_value = next(v for k, v in zip(source_params.keys, source_params.values)
+                       if ast.literal_eval(k) == 'frame_id')
+    include = next(n for n in ast.walk(demo.tree) if isinstance(n, ast.Dict) and any(
+        isinstance(k, ast.Constant) and k.value == 'camera_frame' for k in n.keys))
+    camera_frame = next(v for k, v in zip(include.keys, include.values)
+                        if k.value == 'camera_frame')
+    assert isinstance(frame_value, ast.Name) and isinstance(camera_frame, ast.Name)
+    assert frame_value.id == camera_frame.id == 'frame_id'
+    assert "frame_id = f'{namespace}_camera'" in demo.source
+
+
+def _function(lf: LaunchFile, name: str) -> ast.FunctionDef:
+    return next(n for n in ast.walk(lf.tree) if isinstance(n, ast.FunctionDef)
+                and n.name == name)
+
+
+def _call_lines(function: ast.FunctionDef, name: str) -> list[int]:
+    return [n.lineno for n in ast.walk(function) if isinstance(n, ast.Call)
+            and getattr(n.func, 'id', None) == name]
+
+
+def test_missing_rviz2_is_found_before_the_tracker_starts():
+    """Issue 11, defect 1: rviz:=true without rviz2 stopped the launch after the tracker
+    process had started, and left it running. rviz2 is now looked up (launch_support, tested
+    in test_install_layout) before any action is returned; without it the launch logs a
+    warning and starts the tracker alone."""
+    lf = LaunchFile(TRACKER_LAUNCH)
+    rviz = _function(lf, '_rviz')
+    assert _call_lines(rviz, 'package_executable') < _call_lines(rviz, 'Node')
+    assert _call_lines(rviz, 'LogInfo'), 'a missing rviz2 gives a warning'
+    setup = _function(lf, '_launch_setup')
+    assert max(_call_lines(setup, '_rviz')) < min(_call_lines(setup, 'Node'))
+    # No IfCondition left that would resolve rviz2's package only when the action runs.
+    assert 'IfCondition' not in lf.source
 
 
 def _yaml_parameters() -> dict:

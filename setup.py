@@ -26,7 +26,7 @@ setup(
         'console_scripts': [
             'rar_tracker_node = rar_tracking.node:main',
             'rar_video_source = rar_tracking.ros.video_source:main',
-            'rar_demo = rar_tracking.demo:main',
+            'rar_demo = rar_tracking.ros.demo.cli:main',
         ],
     },
 )

@@ -25,7 +25,7 @@ def run_demo(tmp_path, *args, timeout=300):
 
     isolate_ros_domain()
     out = tmp_path / 'out'
-    cmd = [sys.executable, '-m', 'rar_tracking.demo', '--output', str(out),
+    cmd = [sys.executable, '-m', 'rar_tracking.ros.demo', '--output', str(out),
            '--namespace', 'demo_test_' + uuid.uuid4().hex[:8], *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp_path,
                           env=dict(os.environ))

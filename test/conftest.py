@@ -1,4 +1,8 @@
-"""Shared fixtures: torch on one CPU thread (see README, 'Threads'), a fast tracker config."""
+"""Shared fixtures: torch on one CPU thread (see README, 'Threads'), a fast tracker config,
+rclpy contexts (``ros_context`` per test, ``module_ros_context`` per module).
+
+The ROS test scaffolding (nodes driving a tracker) is in ``ros_helpers.py`` beside this file.
+"""
 import os
 from pathlib import Path
 
@@ -29,22 +33,22 @@ def shared_data():
 
 
 @pytest.fixture(scope='module')
-def context():
+def module_ros_context():
     """A private rclpy context per test module, in this run's own ROS domain."""
     import rclpy
-    from rar_tracking.ros.testing import isolate_ros_domain
+    from ros_helpers import isolate_ros_domain
     isolate_ros_domain()
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.shutdown(context=ctx)
+    ros_context = rclpy.Context()
+    rclpy.init(context=ros_context)
+    yield ros_context
+    rclpy.shutdown(context=ros_context)
 
 
 @pytest.fixture
-def ctx():
+def ros_context():
     """A fresh rclpy context for one test."""
     import rclpy
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    yield context
-    context.try_shutdown()
+    ros_context = rclpy.Context()
+    rclpy.init(context=ros_context)
+    yield ros_context
+    ros_context.try_shutdown()

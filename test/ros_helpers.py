@@ -1,9 +1,10 @@
-"""Driving a ``rar_tracker`` node over a real rclpy graph (for tests and scripted checks).
+"""Test scaffolding: driving a ``rar_tracker`` node over a real rclpy graph.
 
 :class:`TrackerClient` is a plain rclpy node that publishes images and clicks, calls the
 services and the parameter service of a tracker node, and records what the tracker publishes.
 :func:`spin_in_thread` spins nodes in a background MultiThreadedExecutor. Nothing is mocked:
-messages go through the middleware like in a deployment.
+messages go through the middleware like in a deployment. Lives under ``test/`` (imported by
+the tests and conftest as ``ros_helpers``), not in the runtime package.
 """
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ from std_srvs.srv import Trigger
 from rar_tracking_msgs.msg import TrackedTarget
 from rar_tracking_msgs.srv import SetTarget
 
-from .image_conversion import rgb_to_image_msg
-from .stamps import ns_to_stamp, stamp_to_ns
+from rar_tracking.ros.image_conversion import rgb_to_image_msg
+from rar_tracking.ros.stamps import ns_to_stamp, stamp_to_ns
 
 #: Parameters that make a tracker node fast enough for tests on a small CPU.
 FAST_PARAMETERS = {'trunk': 'efficientnet_lite0', 'crop_size': 129, 'device': 'cpu',
@@ -177,7 +178,7 @@ class TrackerSession:
 
     def __init__(self, context, parameters: dict | None = None, tracker_factory=None,
                  ready_timeout: float = 20.0):
-        from .tracker_node import RARTrackerNode
+        from rar_tracking.ros.tracker_node import RARTrackerNode
 
         self.namespace = f'/rar_test_{os.getpid()}_{next(_session_numbers)}'
         values = dict(FAST_PARAMETERS, **(parameters or {}))

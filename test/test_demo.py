@@ -21,7 +21,7 @@ FRAMES = 40
 
 
 def run_demo(tmp_path, *args, timeout=300):
-    from rar_tracking.ros.testing import isolate_ros_domain
+    from ros_helpers import isolate_ros_domain
 
     isolate_ros_domain()
     out = tmp_path / 'out'

@@ -51,17 +51,17 @@ def test_state_constants_match_trackstate():
         f'STATE_{s.name}' for s in TrackState}
 
 
-def test_tracked_target_round_trip(ctx):
+def test_tracked_target_round_trip(ros_context):
     from rar_tracking_msgs.msg import TrackedTarget
 
     ns = '/t' + uuid.uuid4().hex[:10]
-    talker = rclpy.create_node('talker', context=ctx, namespace=ns)
-    listener = rclpy.create_node('listener', context=ctx, namespace=ns)
+    talker = rclpy.create_node('talker', context=ros_context, namespace=ns)
+    listener = rclpy.create_node('listener', context=ros_context, namespace=ns)
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     pub = talker.create_publisher(TrackedTarget, 'target', qos)
     received = []
     listener.create_subscription(TrackedTarget, 'target', received.append, qos)
-    executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
+    executor = rclpy.executors.SingleThreadedExecutor(context=ros_context)
     executor.add_node(talker)
     executor.add_node(listener)
 
@@ -89,12 +89,12 @@ def test_tracked_target_round_trip(ctx):
     listener.destroy_node()
 
 
-def test_set_target_service_round_trip(ctx):
+def test_set_target_service_round_trip(ros_context):
     from rar_tracking_msgs.srv import SetTarget
 
     ns = '/t' + uuid.uuid4().hex[:10]
-    server_node = rclpy.create_node('server', context=ctx, namespace=ns)
-    client_node = rclpy.create_node('client', context=ctx, namespace=ns)
+    server_node = rclpy.create_node('server', context=ros_context, namespace=ns)
+    client_node = rclpy.create_node('client', context=ros_context, namespace=ns)
     seen = []
 
     def handle(request, response):
@@ -107,7 +107,7 @@ def test_set_target_service_round_trip(ctx):
 
     server_node.create_service(SetTarget, 'set_target', handle)
     client = client_node.create_client(SetTarget, 'set_target')
-    executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
+    executor = rclpy.executors.SingleThreadedExecutor(context=ros_context)
     executor.add_node(server_node)
     executor.add_node(client_node)
     assert client.wait_for_service(timeout_sec=10.0)

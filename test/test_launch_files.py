@@ -285,7 +285,7 @@ def test_every_yaml_key_is_a_parameter_of_the_running_node():
     from rclpy.parameter import parameter_value_to_python
     from rclpy.parameter_client import AsyncParameterClient
 
-    from rar_tracking.ros.testing import FAST_PARAMETERS, isolate_ros_domain
+    from ros_helpers import FAST_PARAMETERS, isolate_ros_domain
 
     isolate_ros_domain()
     expected = _yaml_parameters()
@@ -295,10 +295,10 @@ def test_every_yaml_key_is_a_parameter_of_the_running_node():
     for key, value in FAST_PARAMETERS.items():
         cmd += ['-p', f'{key}:={value}']
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    node = rclpy.create_node('launch_check', context=ctx)
-    executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
+    ros_context = rclpy.Context()
+    rclpy.init(context=ros_context)
+    node = rclpy.create_node('launch_check', context=ros_context)
+    executor = rclpy.executors.SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
 
     def call(future, timeout=20.0):
@@ -327,7 +327,7 @@ def test_every_yaml_key_is_a_parameter_of_the_running_node():
     finally:
         executor.shutdown()
         node.destroy_node()
-        ctx.try_shutdown()
+        ros_context.try_shutdown()
         proc.terminate()
         try:
             proc.wait(timeout=20)
@@ -361,7 +361,7 @@ def test_tracker_launch_file_really_launches():
     from launch.launch_description_sources import PythonLaunchDescriptionSource
     from rclpy.parameter_client import AsyncParameterClient
 
-    from rar_tracking.ros.testing import isolate_ros_domain
+    from ros_helpers import isolate_ros_domain
 
     isolate_ros_domain()
     namespace = 'launch_test_' + uuid.uuid4().hex[:8]
@@ -375,9 +375,9 @@ def test_tracker_launch_file_really_launches():
     results: dict = {}
 
     def check():  # runs beside the launch service, which keeps the main thread
-        ctx = rclpy.Context()
-        rclpy.init(context=ctx)
-        node = rclpy.create_node('launch_test_probe', context=ctx)
+        ros_context = rclpy.Context()
+        rclpy.init(context=ros_context)
+        node = rclpy.create_node('launch_test_probe', context=ros_context)
         try:
             client = AsyncParameterClient(node, f'/{namespace}/rar_tracker')
             results['up'] = client.wait_for_services(timeout_sec=120.0)
@@ -394,7 +394,7 @@ def test_tracker_launch_file_really_launches():
                     time.sleep(0.2)
         finally:
             node.destroy_node()
-            ctx.try_shutdown()
+            ros_context.try_shutdown()
             service.shutdown()
 
     worker = threading.Thread(target=check, daemon=True)

@@ -13,9 +13,9 @@ from sensor_msgs.msg import Image  # noqa: E402
 
 from rar_tracking.data.synthetic import make_sequence  # noqa: E402
 from rar_tracking.ros.stamps import ns_to_stamp  # noqa: E402
-from rar_tracking.ros.testing import TrackerSession  # noqa: E402
 from rar_tracking.tracker import RARTracker  # noqa: E402
 from rar_tracking.types import Box, TrackState  # noqa: E402
+from ros_helpers import TrackerSession  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -26,8 +26,8 @@ def sequence():
 
 
 @pytest.fixture
-def session(context):
-    s = TrackerSession(context)
+def session(module_ros_context):
+    s = TrackerSession(module_ros_context)
     yield s
     s.close()
 
@@ -165,8 +165,8 @@ def test_image_size_change_clears_the_target(session, sequence):
     assert response.success and response.target_id == 2
 
 
-def test_tracker_exception_is_logged_and_the_target_kept(context, sequence):
-    session = TrackerSession(context, tracker_factory=FaultInjectingTracker)
+def test_tracker_exception_is_logged_and_the_target_kept(module_ros_context, sequence):
+    session = TrackerSession(module_ros_context, tracker_factory=FaultInjectingTracker)
     try:
         client = session.client
         stamp = publish_and_buffer(session, sequence.frame(0))
@@ -182,8 +182,8 @@ def test_tracker_exception_is_logged_and_the_target_kept(context, sequence):
         session.close()
 
 
-def test_set_target_timeout_cancels_the_request_and_keeps_the_old_target(context, sequence):
-    session = TrackerSession(context, {'init_timeout': 0.3},
+def test_set_target_timeout_cancels_the_request_and_keeps_the_old_target(module_ros_context, sequence):
+    session = TrackerSession(module_ros_context, {'init_timeout': 0.3},
                              tracker_factory=FaultInjectingTracker)
     try:
         client = session.client

@@ -62,15 +62,15 @@ def test_descriptors_of_a_real_node_loaded_from_the_shipped_yaml():
     pytest.importorskip('rar_tracking_msgs.msg')
     from rcl_interfaces.msg import ParameterType
 
-    from rar_tracking.ros.testing import isolate_ros_domain
+    from ros_helpers import isolate_ros_domain
     from rar_tracking.ros.tracker_node import RARTrackerNode
 
     isolate_ros_domain()
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, args=[
+    ros_context = rclpy.Context()
+    rclpy.init(context=ros_context, args=[
         'test', '--ros-args', '--params-file', str(YAML_PATH), '-p', 'trunk:=efficientnet_lite0',
         '-p', 'crop_size:=129', '-p', 'device:=cpu', '-p', 'lost_threshold:=0.25'])
-    node = RARTrackerNode(context=ctx, namespace=f'/rar_param_test_{os.getpid()}')
+    node = RARTrackerNode(context=ros_context, namespace=f'/rar_param_test_{os.getpid()}')
     try:
         overridden = {'trunk': 'efficientnet_lite0', 'crop_size': 129, 'device': 'cpu',
                       'lost_threshold': 0.25}
@@ -95,4 +95,4 @@ def test_descriptors_of_a_real_node_loaded_from_the_shipped_yaml():
             ParameterType.PARAMETER_BOOL
     finally:
         node.destroy_node()
-        rclpy.shutdown(context=ctx)
+        rclpy.shutdown(context=ros_context)

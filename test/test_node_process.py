@@ -12,7 +12,7 @@ rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('rar_tracking_msgs.msg')
 
 from rar_tracking.data.synthetic import make_sequence  # noqa: E402
-from rar_tracking.ros.testing import (  # noqa: E402
+from ros_helpers import (  # noqa: E402
     FAST_PARAMETERS, TrackerClient, spin_in_thread)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -30,14 +30,14 @@ def node_command(namespace: str, params_file: bool = True, **params) -> list[str
     return cmd
 
 
-def test_node_process_falls_back_to_cpu_serves_and_stops_on_sigint(context):
+def test_node_process_falls_back_to_cpu_serves_and_stops_on_sigint(module_ros_context):
     import torch
 
     namespace = f'/rar_proc_{os.getpid()}'
     proc = subprocess.Popen(node_command(namespace, device='cuda'), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    client = TrackerClient(namespace, context=context)
-    executor = spin_in_thread([client.node], context)
+    client = TrackerClient(namespace, context=module_ros_context)
+    executor = spin_in_thread([client.node], module_ros_context)
     try:
         assert client.wait_ready(90.0), 'the node process did not come up'
         name = f'{namespace}/rar_tracker: tracker'

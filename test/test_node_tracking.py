@@ -15,15 +15,15 @@ pytest.importorskip('rar_tracking_msgs.msg')
 
 from rar_tracking.data.synthetic import make_sequence  # noqa: E402
 from rar_tracking.ros.stamps import stamp_to_ns  # noqa: E402
-from rar_tracking.ros.testing import TrackerSession  # noqa: E402
 from rar_tracking.types import Box, TrackState  # noqa: E402
+from ros_helpers import TrackerSession  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
 
 @pytest.fixture
-def session(context):
-    s = TrackerSession(context)
+def session(module_ros_context):
+    s = TrackerSession(module_ros_context)
     yield s
     s.close()
 
@@ -274,13 +274,13 @@ def test_diagnostics_report_rate_latency_and_device(session, sequence):
     print(f'\ndiagnostics: {values}')
 
 
-def test_compressed_input(context, sequence):
+def test_compressed_input(module_ros_context, sequence):
     import array
 
     import cv2
     from sensor_msgs.msg import CompressedImage
 
-    session = TrackerSession(context, {'use_compressed': True})
+    session = TrackerSession(module_ros_context, {'use_compressed': True})
     try:
         client = session.client
         assert client.wait_for(lambda: client.compressed_pub.get_subscription_count() > 0, 5.0)

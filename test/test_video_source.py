@@ -31,19 +31,19 @@ pytestmark = pytest.mark.ros
 class Graph:
     """A video_source node and a probe node subscribed to its topics, in one executor."""
 
-    def __init__(self, ctx, **params):
+    def __init__(self, ros_context, **params):
         self.ns = '/t' + uuid.uuid4().hex[:10]
         overrides = [Parameter(k, value=v) for k, v in params.items()]
-        self.source = VideoSourceNode(context=ctx, namespace=self.ns,
+        self.source = VideoSourceNode(context=ros_context, namespace=self.ns,
                                       parameter_overrides=overrides)
-        self.probe = rclpy.create_node('probe', context=ctx, namespace=self.ns)
+        self.probe = rclpy.create_node('probe', context=ros_context, namespace=self.ns)
         self.images: list[tuple[float, Image]] = []
         self.gt: list[TrackedTarget] = []
         self.probe.create_subscription(Image, 'image', self._on_image, qos_profile_sensor_data)
         self.probe.create_subscription(
             TrackedTarget, 'video_source/ground_truth', self.gt.append,
             QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
-        self.executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
+        self.executor = rclpy.executors.SingleThreadedExecutor(context=ros_context)
         self.executor.add_node(self.source)
         self.executor.add_node(self.probe)
 
@@ -68,11 +68,11 @@ class Graph:
 
 
 @pytest.fixture
-def graph(ctx):
+def graph(ros_context):
     made = []
 
     def make(**params):
-        g = Graph(ctx, **params)
+        g = Graph(ros_context, **params)
         made.append(g)
         return g
     yield make
@@ -218,10 +218,10 @@ def test_rate_is_dynamic_and_checked(graph):
     (lambda tmp: (tmp / 'fake.mp4').write_text('text') and str(tmp / 'fake.mp4'),
      'cannot open video file'),
 ])
-def test_bad_sources_raise_clear_errors(ctx, tmp_path, make_source, message):
+def test_bad_sources_raise_clear_errors(ros_context, tmp_path, make_source, message):
     source = make_source(tmp_path)
     with pytest.raises(SourceError, match=message):
-        VideoSourceNode(context=ctx, namespace='/bad' + uuid.uuid4().hex[:8],
+        VideoSourceNode(context=ros_context, namespace='/bad' + uuid.uuid4().hex[:8],
                         parameter_overrides=[Parameter('source', value=source)])
 
 
@@ -322,9 +322,9 @@ def test_target_service_gets_first_box_on_held_frame_then_plays(graph):
     assert later[:3] == [2, 3, 4]  # after acceptance the scene plays from frame 1
 
 
-def test_target_service_needs_a_first_box(ctx, tmp_path):
+def test_target_service_needs_a_first_box(ros_context, tmp_path):
     _write_folder(tmp_path, COLORS)
     with pytest.raises(SourceError, match='target_service needs the box'):
-        VideoSourceNode(context=ctx, namespace='/bad' + uuid.uuid4().hex[:8],
+        VideoSourceNode(context=ros_context, namespace='/bad' + uuid.uuid4().hex[:8],
                         parameter_overrides=[Parameter('source', value=str(tmp_path)),
                                              Parameter('target_service', value='x/set_target')])

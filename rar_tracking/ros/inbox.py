@@ -24,17 +24,27 @@ class Frame:
     stamp_ns: int  # header.stamp in nanoseconds (0 when the source sets none)
     frame_id: str
     msg: Any  # sensor_msgs/Image or sensor_msgs/CompressedImage
+    nbytes: int = 0  # length of msg.data
     received_ns: int = field(default_factory=time.monotonic_ns)
+
+
+def _size_of(msg: Any) -> int:
+    try:
+        return len(msg.data)
+    except (AttributeError, TypeError):
+        return 0
 
 
 class Inbox:
     """Newest-frame slot + ring of recent frames + command queue, under one lock."""
 
-    def __init__(self, ring_size: int):
+    def __init__(self, ring_size: int, max_bytes: int = 0):
         if ring_size < 1:
             raise ValueError(f'ring_size must be >= 1, got {ring_size}')
         self._cond = threading.Condition()
         self._ring: collections.deque[Frame] = collections.deque(maxlen=ring_size)
+        self._max_bytes = int(max_bytes)  # 0: no bound in bytes
+        self._ring_bytes = 0
         self._pending: Frame | None = None
         self._catch_up: collections.deque[Frame] = collections.deque()
         self._commands: collections.deque[Any] = collections.deque()
@@ -50,21 +60,26 @@ class Inbox:
         """Store a newly received frame as the pending one and in the ring."""
         with self._cond:
             self._seq += 1
-            frame = Frame(self._seq, int(stamp_ns), frame_id, msg)
+            frame = Frame(self._seq, int(stamp_ns), frame_id, msg, _size_of(msg))
+            if len(self._ring) == self._ring.maxlen:
+                self._ring_bytes -= self._ring[0].nbytes
             self._ring.append(frame)
+            self._ring_bytes += frame.nbytes
+            while self._max_bytes and self._ring_bytes > self._max_bytes and len(self._ring) > 1:
+                self._ring_bytes -= self._ring.popleft().nbytes
             if self._pending is not None:
                 self.dropped += 1
                 self._dropped_since += 1
             self._pending = frame
             self.received += 1
-            self._cond.notify()
+            self._cond.notify_all()  # the tracker thread, and requests waiting for a stamp
             return frame
 
     def post(self, command: Any) -> None:
         """Queue a command for the tracker thread (handled before any frame)."""
         with self._cond:
             self._commands.append(command)
-            self._cond.notify()
+            self._cond.notify_all()
 
     def find(self, stamp_ns: int) -> Frame | None:
         """The newest buffered frame with this stamp; stamp 0 means the newest frame."""
@@ -77,6 +92,23 @@ class Inbox:
                 if frame.stamp_ns == stamp_ns:
                     return frame
             return None
+
+    def wait_for_stamp(self, stamp_ns: int, timeout: float) -> Frame | None:
+        """:meth:`find`, waiting up to ``timeout`` s for a frame with this stamp to arrive."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                frame = self.find(stamp_ns)
+                remaining = deadline - time.monotonic()
+                if frame is not None or self._closed or remaining <= 0:
+                    return frame
+                self._cond.wait(remaining)
+
+    @property
+    def ring_bytes(self) -> int:
+        """Bytes of image data held by the ring."""
+        with self._cond:
+            return self._ring_bytes
 
     def buffered_stamps(self) -> list[int]:
         """Stamps of the buffered frames, oldest first."""
@@ -117,12 +149,6 @@ class Inbox:
                     return None
                 self._cond.wait(remaining)
 
-    def mark_done(self, frame: Frame) -> None:
-        """Record that ``frame`` was handled outside next_work (e.g. set as the target)."""
-        with self._cond:
-            self._last_done_seq = max(self._last_done_seq, frame.seq)
-            self._forget_handled_pending()
-
     def schedule_catch_up(self, after: Frame, limit: int) -> int:
         """Queue the buffered frames newer than ``after`` (at most the ``limit`` newest)."""
         with self._cond:
@@ -154,8 +180,11 @@ class Inbox:
             n, self._dropped_since = self._dropped_since, 0
             return n
 
-    def close(self) -> None:
-        """Wake the tracker thread for good (next_work returns None from now on)."""
+    def close(self) -> list[Any]:
+        """Wake the tracker thread for good (next_work returns None from now on); returns the
+        commands that were never taken, for their requesters to be answered."""
         with self._cond:
             self._closed = True
+            left, self._commands = list(self._commands), collections.deque()
             self._cond.notify_all()
+            return left

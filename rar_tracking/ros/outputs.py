@@ -58,6 +58,7 @@ class NodeOutputs:
         self.target_pub = node.create_publisher(TrackedTarget, '~/target', 10)
         self.debug_pub = node.create_publisher(Image, '~/debug_image', QoSProfile(depth=1))
         self.diag_pub = node.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.bearing = None  # a .bearing.BearingOutput, attached by the node
         if Detection2DArray is not None:
             self.detections_pub = node.create_publisher(Detection2DArray, '~/detections', 10)
         else:
@@ -68,6 +69,8 @@ class NodeOutputs:
     def publish_result(self, msg: TrackedTarget, result: TrackResult, rgb: np.ndarray) -> None:
         """Publish a tracked image's TrackedTarget, its detection and (if wanted) debug image."""
         self.target_pub.publish(msg)
+        if self.bearing is not None:
+            self.bearing.publish(msg.header, result, (rgb.shape[1], rgb.shape[0]))
         self.publish_detections(msg.header, result, msg.target_id)
         if self.want_debug():
             self.publish_debug(rgb, msg.header, result, msg.target_id)

@@ -39,6 +39,7 @@ from ..config import TrackerConfig
 from ..errors import DeviceError
 from ..types import Box
 from . import parameters
+from .bearing import BearingOutput
 from .diagnostics import NodeStats, run_summary, tracker_status
 from .inbox import Inbox
 from .outputs import NodeOutputs
@@ -74,6 +75,7 @@ class RARTrackerNode(Node):
         self._worker = TrackerWorker(self._tracker, self._inbox, self._stats, self._outputs,
                                      self._options, self.get_logger(), self.get_clock())
         self._create_inputs()
+        self._outputs.bearing = BearingOutput(self, self._image_topic)
         self._worker.start()
         self._log_ready()
 

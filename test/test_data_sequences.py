@@ -112,7 +112,7 @@ def test_lasot_occlusion_and_out_of_view(tmp_path):
 
 
 def detect(folder):
-    from rar_tracking.data.sequences import detect_format
+    from rar_tracking.data.layouts import detect_format
     return detect_format(folder)
 
 

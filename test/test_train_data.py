@@ -159,7 +159,7 @@ def test_splits_are_by_sequence_name():
 @pytest.mark.shared_data
 @pytest.mark.skipif(not (SHARED / 'manifest.json').is_file(), reason='no ../shared data')
 def test_shipped_heads_config_splits_the_shared_sequences_into_disjoint_halves():
-    from rar_tracking.data.sequences import load_manifest
+    from rar_tracking.data.layouts import load_manifest
     from rar_tracking.train.config import load_config
 
     cfg = load_config(Path(__file__).resolve().parents[1] / 'config' / 'train_heads.yaml')

@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_sequences(args, parser):
-    from ..data.sequences import SequenceError, load_dataset
+    from ..data.layouts import load_dataset
+    from ..data.sequences import SequenceError
     from ..data.synthetic import make_suite
 
     names = [n.strip() for n in args.sequences.split(',') if n.strip()] if args.sequences \

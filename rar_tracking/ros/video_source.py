@@ -44,19 +44,20 @@ The tracker node tracks an image stamp once, so a re-sent copy of an image it al
 costs nothing.
 
 A bad ``source`` path ends the process with a clear message and exit code 2.
+
+Where the frames come from is :mod:`rar_tracking.data.frame_sources` (no ROS); the parameters
+are declared in :mod:`.video_source_parameters`. May import: rclpy, the ROS message packages,
+:mod:`rar_tracking.data` and this package's image_conversion/stamps.
 """
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import rclpy
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                SetParametersResult)
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -68,169 +69,13 @@ from std_msgs.msg import Header
 from rar_tracking_msgs.msg import TrackedTarget
 from rar_tracking_msgs.srv import SetTarget
 
-from ..data import sequences as seqio
+from ..data.frame_sources import SourceError, VideoFrames, open_source
+from ..data.sequences import FrameReadError
 from .image_conversion import rgb_to_image_msg
+from .stamps import stamp_to_ns
+from .video_source_parameters import declare_source_parameters, first_box_descriptor
 
-ENCODINGS = ('rgb8', 'bgr8')
-VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.m4v', '.mpg', '.mpeg', '.wmv')
-
-
-class SourceError(ValueError):
-    """The requested source cannot be opened; the message names it and says why."""
-
-
-# ----------------------------------------------------------------------------- sources
-class _IndexedFrames:
-    """Frames of a :class:`rar_tracking.data.sequences.Sequence` (files or generated)."""
-
-    def __init__(self, sequence: seqio.Sequence, has_gt: bool, description: str):
-        self.sequence = sequence
-        self.has_gt = has_gt
-        self.description = description
-        self._next = 0
-
-    def __len__(self) -> int:
-        return len(self.sequence)
-
-    def next(self) -> tuple[int, np.ndarray] | None:
-        """(index, RGB frame) of the next frame, or None at the end."""
-        if self._next >= len(self.sequence):
-            return None
-        index = self._next
-        self._next += 1
-        return index, self.sequence.frame(index)
-
-    def rewind(self) -> None:
-        self._next = 0
-
-    def gt(self, index: int) -> np.ndarray | None:
-        return self.sequence.gt[index] if self.has_gt and index < len(self.sequence) else None
-
-
-class _VideoFrames:
-    """Frames of a video file, read in order with ``cv2.VideoCapture``."""
-
-    def __init__(self, path: str, gt: np.ndarray | None):
-        import cv2
-
-        self._cv2 = cv2
-        self.path = path
-        self.description = f'video file {path}'
-        self._cap = cv2.VideoCapture(path)
-        if not self._cap.isOpened():
-            raise SourceError(f'cannot open video file {path} (not a video, or a codec '
-                              'OpenCV lacks)')
-        ok, first = self._cap.read()
-        if not ok or first is None:
-            raise SourceError(f'video file {path} has no readable frame')
-        self._pending = first
-        self._next = 0
-        self.has_gt = gt is not None
-        self._gt = gt
-        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        self._length = count if count > 0 else None
-
-    def __len__(self) -> int:
-        return self._length if self._length is not None else 0
-
-    def next(self) -> tuple[int, np.ndarray] | None:
-        if self._pending is not None:
-            bgr, self._pending = self._pending, None
-        else:
-            ok, bgr = self._cap.read()
-            if not ok or bgr is None:
-                return None
-        index = self._next
-        self._next += 1
-        return index, self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
-
-    def rewind(self) -> None:
-        self._cap.release()
-        self._cap = self._cv2.VideoCapture(self.path)
-        self._pending = None
-        self._next = 0
-
-    def gt(self, index: int) -> np.ndarray | None:
-        if self._gt is None or index >= len(self._gt):
-            return None
-        return self._gt[index]
-
-    def close(self) -> None:
-        self._cap.release()
-
-
-def open_source(source: str, *, sequence: str = '', ground_truth: str = '',
-                scene: dict | None = None):
-    """Open a frame source (see the module docstring); raises :class:`SourceError`."""
-    source = source.strip()
-    gt = None
-    if ground_truth:
-        try:
-            gt = seqio.read_boxes(os.path.expanduser(ground_truth))
-        except seqio.SequenceError as exc:
-            raise SourceError(f'ground_truth: {exc}') from None
-    if source in ('', 'synthetic'):
-        from ..data.synthetic import make_sequence
-
-        scene = dict(scene or {})
-        try:
-            seq = make_sequence(**scene)
-        except ValueError as exc:
-            raise SourceError(f'generated scene: {exc}') from None
-        return _IndexedFrames(seq, True, f'generated scene {seq.name} ({len(seq)} frames, '
-                                         f'{seq.image_size[0]}x{seq.image_size[1]})')
-    path = Path(os.path.expanduser(source))
-    if not path.exists():
-        raise SourceError(f'source does not exist: {path} (give a video file, an image '
-                          "folder, or '' / 'synthetic' for a generated scene)")
-    try:
-        if path.is_dir():
-            fmt = seqio.detect_format(path)
-            if fmt == 'manifest' or sequence:
-                if not sequence:
-                    raise SourceError(f'{path} holds a manifest.json: name one of its sequences '
-                                      'with the parameter sequence')
-                seq = seqio.load_manifest(path, [sequence])[0]
-                has_gt = True
-            elif fmt is not None:
-                seq = seqio.load_sequence(path, fmt)
-                has_gt = True
-            else:
-                files = seqio.list_images(path)
-                if not files:
-                    raise SourceError(f'image folder {path} holds no image files '
-                                      f'({", ".join(seqio.IMAGE_EXTENSIONS)})')
-                seq = seqio.Sequence(path.name, files)
-                has_gt = False
-            if gt is not None:
-                seq = seqio.Sequence(seq.name, seq.frames, _fit_rows(gt, len(seq)))
-                has_gt = True
-            seq.frame(0)  # fail now, not in the timer, when the first file is unreadable
-        else:
-            return _VideoFrames(str(path), gt)
-    except (seqio.SequenceError, seqio.FrameReadError) as exc:
-        raise SourceError(str(exc)) from None
-    return _IndexedFrames(seq, has_gt, f'{len(seq)} images of {seq.name} from {path}')
-
-
-def _fit_rows(gt: np.ndarray, n: int) -> np.ndarray:
-    """Ground truth padded with NaN rows (or cut) to n frames."""
-    if len(gt) >= n:
-        return gt[:n]
-    return np.vstack([gt, np.full((n - len(gt), 4), np.nan)])
-
-
-# ----------------------------------------------------------------------------- node
-def _descriptor(description: str, *, read_only: bool = True, lo=None, hi=None,
-                constraints: str = '') -> ParameterDescriptor:
-    d = ParameterDescriptor(description=description, read_only=read_only,
-                            additional_constraints=constraints)
-    if lo is not None:
-        if isinstance(lo, float):
-            d.floating_point_range = [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
-        else:
-            d.integer_range = [IntegerRange(from_value=lo, to_value=hi, step=1)]
-    return d
+__all__ = ['SourceError', 'VideoSourceNode', 'main', 'open_source']
 
 
 class VideoSourceNode(Node):
@@ -238,7 +83,18 @@ class VideoSourceNode(Node):
 
     def __init__(self, node_name: str = 'video_source', **kwargs):
         super().__init__(node_name, **kwargs)
-        p = self._declare_parameters()
+        p = declare_source_parameters(self)
+        self._open_source(p)
+        self._create_publishers()
+        self._init_playback()
+        self._init_pacing(p['wait_for_topic'])
+        self._init_target_service(p['target_service'])
+        self._timer = self.create_timer(1.0 / p['rate'], self._tick)
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self._log_start(p['rate'])
+
+    def _open_source(self, p: dict) -> None:
         scene = {'num_frames': p['scene_frames'], 'size': (p['scene_width'], p['scene_height']),
                  'seed': p['scene_seed'], 'scale_change': p['scene_scale_change'],
                  'distractor': p['scene_distractor'], 'speed': p['scene_speed']}
@@ -247,12 +103,12 @@ class VideoSourceNode(Node):
         self.encoding = p['encoding']
         self.frame_id = p['frame_id']
         self.max_frames = p['max_frames']
-        box = self._first_box(p['initial_box'])
-        self.declare_parameter(
-            'first_box', box or [0.0] * 4, _descriptor(
-                'box x, y, w, h (pixels, top-left and size) of the first frame: the ground '
-                'truth or initial_box; all zero when unknown'))
+        self._initial_box = self._first_box(p['initial_box'])
+        self._initial_sent = False
+        self.declare_parameter('first_box', self._initial_box or [0.0] * 4,
+                               first_box_descriptor())
 
+    def _create_publishers(self) -> None:
         self.image_pub = self.create_publisher(Image, 'image', qos_profile_sensor_data)
         reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                               history=HistoryPolicy.KEEP_LAST)
@@ -261,14 +117,15 @@ class VideoSourceNode(Node):
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.initial_pub = self.create_publisher(TrackedTarget, '~/initial_box', latched)
-        self._initial_box = box
-        self._initial_sent = False
 
+    def _init_playback(self) -> None:
         self.published = 0  # images published since start
         self.passes = 0  # completed passes over the source
         self.finished = False
         self._current: tuple[int, np.ndarray] | None = None
         self._played_in_pass = 0
+
+    def _init_pacing(self, wait_for_topic: str) -> None:
         self._awaited_ns = 0  # stamp a consumer must acknowledge before the next frame
         self._awaited_since = 0.0
         self._acked_ns = 0
@@ -277,92 +134,32 @@ class VideoSourceNode(Node):
         self._answer_s = 0.0  # how long the consumer took to answer the previous frame
         self.resent = 0  # images re-sent while waiting
         self.wait_topic = None
-        if p['wait_for_topic']:
-            self.create_subscription(TrackedTarget, p['wait_for_topic'], self._on_ack,
+        if wait_for_topic:
+            self.create_subscription(TrackedTarget, wait_for_topic, self._on_ack,
                                      QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-            self.wait_topic = self.resolve_topic_name(p['wait_for_topic'])
+            self.wait_topic = self.resolve_topic_name(wait_for_topic)
+
+    def _init_target_service(self, target_service: str) -> None:
         self.target_client = None
         self._target_pending = False  # hold the first frame until the target service succeeds
         self._held_header = None
         self._held_count = 0
-        if p['target_service']:
-            if box is None:
+        if target_service:
+            if self._initial_box is None:
                 raise SourceError('target_service needs the box of the first frame: a source '
                                   'with ground truth, or the initial_box parameter')
-            self.target_client = self.create_client(SetTarget, p['target_service'])
+            self.target_client = self.create_client(SetTarget, target_service)
             self._target_pending = True
-        self._timer = self.create_timer(1.0 / p['rate'], self._tick)
-        self.add_on_set_parameters_callback(self._check_parameters)
-        self.add_post_set_parameters_callback(self._apply_parameters)
+
+    def _log_start(self, rate: float) -> None:
         self.get_logger().info(
             f'publishing {self.frames.description} on {self.image_pub.topic_name} at '
-            f'{p["rate"]:g} Hz ({self.encoding}, frame_id {self.frame_id!r}, '
+            f'{rate:g} Hz ({self.encoding}, frame_id {self.frame_id!r}, '
             f'loop={self.get_parameter("loop").value}, paused={self.get_parameter("paused").value}'
             f', ground truth: {"yes" if self.frames.has_gt else "no"}'
             + (f', paced by {self.wait_topic}' if self.wait_topic else '')
             + (f', holding the first frame until {self.target_client.srv_name} accepts its box)'
                if self.target_client is not None else ')'))
-
-    def _declare_parameters(self) -> dict:
-        specs = [
-            ('source', '', _descriptor(
-                "'' or 'synthetic': a generated scene; a video file; an image folder (an "
-                'annotated sequence folder brings its ground truth); a folder with '
-                'manifest.json plus the sequence parameter')),
-            ('sequence', '', _descriptor('name of a sequence in the manifest.json of source')),
-            ('ground_truth', '', _descriptor(
-                'optional file of x,y,w,h rows (or VOT polygons), one per frame')),
-            ('rate', 15.0, _descriptor('publishing rate', read_only=False, lo=0.1, hi=1000.0,
-                                       constraints='Hz')),
-            ('loop', True, _descriptor('start again at the first frame after the last one',
-                                       read_only=False)),
-            ('paused', False, _descriptor(
-                'repeat the current frame with fresh stamps instead of playing on',
-                read_only=False)),
-            ('wait_for_topic', '', _descriptor(
-                'pace to a consumer: publish the next frame only after a '
-                'rar_tracking_msgs/TrackedTarget on this topic has a stamp at least that of '
-                'the previous frame (empty: keep the rate, like a camera)')),
-            ('wait_timeout', 5.0, _descriptor(
-                'with wait_for_topic: publish the next frame anyway after this long',
-                read_only=False, lo=0.01, hi=3600.0, constraints='s')),
-            ('resend_after', 1.0, _descriptor(
-                'with wait_for_topic: re-send the awaited image (same stamp) when no answer came '
-                'within this long or twice the previous answer time, whichever is longer, in '
-                'case it was lost (0: never)',
-                read_only=False, lo=0.0, hi=3600.0, constraints='s')),
-            ('target_service', '', _descriptor(
-                'a rar_tracking_msgs/SetTarget service (e.g. rar_tracker/set_target): hold the '
-                'first frame until that service accepts its box (ground truth or initial_box), '
-                'then play (empty: do not set a target)')),
-            ('max_frames', 0, _descriptor('play at most this many frames per pass (0: all)',
-                                          lo=0, hi=2 ** 31 - 1)),
-            ('encoding', 'rgb8', _descriptor('image encoding', constraints='rgb8 or bgr8')),
-            ('frame_id', 'camera', _descriptor('header.frame_id of the images')),
-            ('scene_frames', 300, _descriptor('frames of the generated scene', lo=1,
-                                              hi=100000)),
-            ('scene_width', 320, _descriptor('width of the generated scene', lo=64, hi=4096)),
-            ('scene_height', 240, _descriptor('height of the generated scene', lo=64,
-                                              hi=4096)),
-            ('scene_seed', 0, _descriptor('seed of the generated scene (textures, path)',
-                                          lo=0, hi=2 ** 31 - 1)),
-            ('scene_speed', 3.0, _descriptor('object speed in the generated scene, px/frame',
-                                             lo=0.0, hi=100.0)),
-            ('scene_scale_change', 0.0, _descriptor(
-                'relative size change of the object in the generated scene', lo=0.0,
-                hi=0.9)),
-            ('scene_distractor', False, _descriptor(
-                'add a second, similar object to the generated scene')),
-        ]
-        values = {}
-        for name, default, descriptor in specs:
-            values[name] = self.declare_parameter(name, default, descriptor).value
-        values['initial_box'] = self.declare_parameter('initial_box', [0.0] * 4, _descriptor(
-            'box x, y, w, h of the first frame for sources without ground truth; all zero: '
-            'none')).value
-        if values['encoding'] not in ENCODINGS:
-            raise SourceError(f"encoding must be one of {ENCODINGS}, got {values['encoding']!r}")
-        return values
 
     def _first_box(self, given) -> list[float] | None:
         if any(float(v) != 0.0 for v in given):
@@ -413,18 +210,17 @@ class VideoSourceNode(Node):
     def _read_next(self):
         try:
             return self.frames.next()
-        except (seqio.FrameReadError, OSError) as exc:
+        except (FrameReadError, OSError) as exc:
             # One unreadable file must not stop the stream: skip it, say so (rate-limited).
             self.get_logger().warning(f'skipping an unreadable frame: {exc}',
                                       throttle_duration_sec=5.0)
             try:
                 return self.frames.next()
-            except (seqio.FrameReadError, OSError):
+            except (FrameReadError, OSError):
                 return None
 
     def _on_ack(self, msg) -> None:
-        stamp = msg.header.stamp
-        stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
+        stamp_ns = stamp_to_ns(msg.header.stamp)
         if self._awaited_ns and self._acked_ns < self._awaited_ns <= stamp_ns:
             self._answer_s = time.monotonic() - self._awaited_since
         self._acked_ns = max(self._acked_ns, stamp_ns)
@@ -504,7 +300,7 @@ class VideoSourceNode(Node):
         self.published += 1
         if not paused and self.wait_topic is not None:
             # A paced source waits for the answer to this (played) frame.
-            self._awaited_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+            self._awaited_ns = stamp_to_ns(header.stamp)
             self._awaited_since = self._sent_at = time.monotonic()
             self._awaited_msg = msg
         if self.gt_pub is not None:
@@ -534,7 +330,7 @@ class VideoSourceNode(Node):
         return msg
 
     def destroy_node(self):
-        if isinstance(self.frames, _VideoFrames):
+        if isinstance(self.frames, VideoFrames):
             self.frames.close()
         return super().destroy_node()
 

@@ -10,7 +10,7 @@ is, in feature cells.
 
 Sources (:class:`SourceSpec`, the ``data.train`` / ``data.val`` lists of the YAML):
 ``vid`` (ILSVRC 2015 VID, XML per frame, one sequence per video and track id),
-``got10k``, ``lasot``, ``otb`` (any folder :func:`rar_tracking.data.sequences.load_dataset`
+``got10k``, ``lasot``, ``otb`` (any folder :func:`rar_tracking.data.layouts.load_dataset`
 reads: a ``manifest.json`` folder, OTB/VOT/GOT-10k/LaSOT sequence folders) and ``synthetic``
 (generated clips with exact ground truth). Splits are made by sequence name (``include`` and
 ``exclude`` globs), never by frame; :func:`check_disjoint` enforces it.
@@ -32,8 +32,8 @@ import cv2
 import numpy as np
 import torch
 
-from ..data.sequences import (FrameReadError, Sequence, SequenceError, load_dataset,
-                              load_got10k, load_lasot)
+from ..data.layouts import load_dataset, load_got10k, load_lasot
+from ..data.sequences import FrameReadError, Sequence, SequenceError
 from ..data.synthetic import make_suite
 from ..errors import InvalidBoxError
 from ..imaging import crop_square, validate_box

@@ -41,7 +41,7 @@ from .backbone import resolve_trunk_name
 log = logging.getLogger(__name__)
 
 FORMAT = 'rar_tracking.frame_net/1'
-DEFAULT_OPSET = 18
+DEFAULT_OPSET = 19  # the first with DeformConv (conv4_1 of the ResNet trunks)
 EXPORTERS = ('torchscript', 'dynamo')
 LEVELS = (3, 4, 5)
 STATE_NAMES = [f'{kind}{level}' for level in LEVELS for kind in ('h', 'c', 'hc')]
@@ -136,6 +136,30 @@ def _initial_state_tensors(net: nn.Module, crops: torch.Tensor) -> list[torch.Te
     return out
 
 
+_DEFORM_REGISTERED: set[int] = set()
+
+
+def register_deform_conv(opset: int) -> None:
+    """Map torchvision's deform_conv2d (conv4_1 of the ResNet trunks) to the ONNX DeformConv
+    operator (opset 19 and later) for the TorchScript exporter."""
+    if opset < 19 or opset in _DEFORM_REGISTERED:
+        return
+    from torch.onnx import symbolic_helper
+
+    @symbolic_helper.parse_args('v', 'v', 'v', 'v', 'v', 'i', 'i', 'i', 'i', 'i', 'i', 'i', 'i',
+                                'b')
+    def deform_conv2d(g, x, weight, offset, mask, bias, stride_h, stride_w, pad_h, pad_w,
+                      dil_h, dil_w, groups, offset_groups, use_mask):
+        inputs = [x, weight, offset, bias] + ([mask] if use_mask else [])
+        kernel = symbolic_helper._get_tensor_sizes(weight)[2:]
+        return g.op('DeformConv', *inputs, dilations_i=[dil_h, dil_w], group_i=groups,
+                    kernel_shape_i=kernel, offset_group_i=offset_groups,
+                    pads_i=[pad_h, pad_w, pad_h, pad_w], strides_i=[stride_h, stride_w])
+
+    torch.onnx.register_custom_op_symbolic('torchvision::deform_conv2d', deform_conv2d, opset)
+    _DEFORM_REGISTERED.add(opset)
+
+
 def _trace(graph: FrameGraph, args: tuple, path: str, opset: int, exporter: str) -> None:
     with warnings.catch_warnings():
         # the TorchScript exporter warns that it is deprecated and that shape tests are traced
@@ -147,6 +171,7 @@ def _trace(graph: FrameGraph, args: tuple, path: str, opset: int, exporter: str)
 
 def _run_exporter(graph: FrameGraph, args: tuple, path: str, opset: int, exporter: str) -> None:
     if exporter == 'torchscript':
+        register_deform_conv(opset)
         dynamic = {name: {0: 'batch'} for name in ['crops', *OUTPUT_NAMES]}
         torch.onnx.export(graph, args, path, dynamo=False, opset_version=opset,
                           input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
@@ -166,7 +191,7 @@ def export_onnx(net: nn.Module, config: TrackerConfig, path: str | os.PathLike,
     ``exporter``: 'torchscript' (``torch.onnx.export(dynamo=False)``; needs only onnx) or
     'dynamo' (the torch.export-based exporter; needs onnxscript too). Returns the metadata
     written into the file. Raises OnnxBackendUnavailable without onnx, OnnxModelError when the
-    network does not export (the deformable convolution of the ResNet trunks).
+    network does not export (the ResNet trunks' deformable convolution below opset 19).
     """
     if exporter not in EXPORTERS:
         raise ValueError(f'exporter: {exporter!r} is not one of {EXPORTERS}')
@@ -184,12 +209,12 @@ def export_onnx(net: nn.Module, config: TrackerConfig, path: str | os.PathLike,
     args = (crops, *_initial_state_tensors(net, crops))
     path = os.fspath(path)
     try:
-        _trace(FrameGraph(net), args, path, opset, exporter)
+        _trace(FrameGraph(net).eval(), args, path, opset, exporter)
     except Exception as exc:  # the exporters raise many types; name the cause for the user
         hint = ''
         if 'deform_conv2d' in str(exc):
             hint = ('; the deformable convolution of the ResNet trunks (torchvision '
-                    'deform_conv2d) has no ONNX export here: use trunk efficientnet_lite0')
+                    'deform_conv2d) needs opset 19 or later (ONNX DeformConv)')
         raise OnnxModelError(f'trunk {metadata["trunk"]} (profile {config.profile}) did not '
                              f'export to ONNX with the {exporter} exporter, opset {opset}: '
                              f'{type(exc).__name__}: {str(exc)[:500]}{hint}') from exc

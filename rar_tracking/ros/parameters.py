@@ -119,9 +119,13 @@ def descriptor_for(spec: ParamSpec):
 
 
 def declare_all(node) -> dict[str, Any]:
-    """Declare every parameter on ``node``; return name -> value (overrides applied)."""
+    """Declare every parameter on ``node`` (those declared already keep their values); return
+    name -> value (overrides applied)."""
     values = {}
     for spec in parameter_specs():
+        if node.has_parameter(spec.name):  # a managed node configured again keeps its values
+            values[spec.name] = node.get_parameter(spec.name).value
+            continue
         param = node.declare_parameter(spec.name, spec.default, descriptor_for(spec))
         values[spec.name] = param.value
     return values

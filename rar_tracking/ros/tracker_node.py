@@ -69,17 +69,22 @@ class RARTrackerNode(Node):
         except Exception:
             super().destroy_node()  # a half-built node must not stay in the context
             raise
+        self._create_processing()
+        self._create_inputs()
+        self._worker.start()
+        self._log_ready()
+
+    # ------------------------------------------------------------------ construction
+    # The steps below are shared with the managed variant (.lifecycle), which runs them
+    # from its transitions instead of the constructor.
+    def _create_processing(self) -> None:
+        """The inbox, statistics, publishers and the tracker thread (not started yet)."""
         self._inbox = Inbox(self._options.frame_buffer_size)
         self._stats = NodeStats()
         self._outputs = NodeOutputs(self, self._options)
         self._worker = TrackerWorker(self._tracker, self._inbox, self._stats, self._outputs,
                                      self._options, self.get_logger(), self.get_clock())
-        self._create_inputs()
-        self._outputs.bearing = BearingOutput(self, self._image_topic)
-        self._worker.start()
-        self._log_ready()
 
-    # ------------------------------------------------------------------ construction
     def _declare_parameters(self) -> None:
         self._specs = {s.name: s for s in parameters.parameter_specs()}
         values = parameters.declare_all(self)
@@ -132,6 +137,7 @@ class RARTrackerNode(Node):
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self.create_timer(self._options.diagnostics_period, self._publish_diagnostics)
+        self._outputs.bearing = BearingOutput(self, self._image_topic)
 
     def _log_ready(self) -> None:
         self.get_logger().info(

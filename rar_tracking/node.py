@@ -12,6 +12,7 @@ import sys
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
+from .ros.lifecycle import build_node
 from .ros.tracker_node import NODE_NAME, RARTrackerNode
 
 __all__ = ['NODE_NAME', 'RARTrackerNode', 'main']
@@ -21,7 +22,7 @@ def main(args: list[str] | None = None) -> int:
     """Run the node until Ctrl-C / SIGTERM; 1 when it cannot start (the reason is logged)."""
     rclpy.init(args=args)
     try:
-        node = RARTrackerNode()
+        node = build_node(args)  # plain, or managed with --lifecycle (ros/lifecycle.py)
     except Exception as exc:  # bad parameter, weights file, ...: say why and exit non-zero
         rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {exc}')
         rclpy.try_shutdown()

@@ -12,8 +12,9 @@ from rar_tracking.data.sequences import Sequence, SequenceError
 from rar_tracking.data.synthetic import make_sequence
 from rar_tracking.model.correlation import gaussian_label
 from rar_tracking.train.data import (AugmentSettings, ClipDataset, ClipSampler, ClipSettings,
-                                     EpochSampler, SourceSpec, check_disjoint, crop_target,
-                                     load_source, load_sources, load_vid, parse_vid_xml)
+                                     EpochSampler, crop_target)
+from rar_tracking.train.sources import (SourceSpec, check_disjoint, load_source, load_sources,
+                                        load_vid, parse_vid_xml)
 from rar_tracking.geometry import Geometry, shifted_label
 
 SHARED = Path(__file__).resolve().parents[1].parent / 'shared' / 'data' / 'tracking'
@@ -117,6 +118,20 @@ def test_missing_sources_fail_unless_optional(tmp_path):
     with pytest.raises(SequenceError, match='does not exist'):
         load_source(SourceSpec.from_dict(spec))
     assert load_source(SourceSpec.from_dict(dict(spec, optional=True))) == []
+
+
+def test_benchmark_kind_reads_any_detected_layout_and_otb_is_its_alias(tmp_path):
+    seq = tmp_path / 'bench' / 'Walker'
+    (seq / 'img').mkdir(parents=True)
+    for i in range(3):
+        cv2.imwrite(str(seq / 'img' / f'{i + 1:04d}.jpg'), np.full((40, 50, 3), 30 * i, np.uint8))
+    (seq / 'groundtruth_rect.txt').write_text('1,2,10,12\n2,3,10,12\n3,4,10,12\n')
+    spec = SourceSpec.from_dict({'kind': 'benchmark', 'path': str(tmp_path / 'bench')})
+    alias = SourceSpec.from_dict({'kind': 'otb', 'path': str(tmp_path / 'bench')})
+    assert alias.kind == 'benchmark'
+    found = load_source(spec)
+    assert [s.name for s in found] == ['Walker'] and len(found[0]) == 3
+    assert [s.name for s in load_source(alias)] == ['Walker']
 
 
 def _write_got10k(root: Path, name: str, rows: int, absent=()):

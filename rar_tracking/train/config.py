@@ -4,9 +4,11 @@ Sections: ``tracker`` (the :class:`~rar_tracking.config.TrackerConfig` fields th
 network and the geometry: trunk, trunk_weights, allow_random_trunk, feature_channels,
 crop_size, search_area_factor, label_sigma, lambda1, lambda2, num_context, context_offset,
 template_window, min_size), ``data`` (``train`` and ``val`` lists of sources, see
-:class:`~rar_tracking.train.data.SourceSpec`), ``clip``, ``augment``, ``optim``,
+:class:`~rar_tracking.train.sources.SourceSpec`), ``clip``, ``augment``, ``optim``,
 ``runtime`` and ``export``. Unknown keys are errors (a typo must not silently train with a
 default). Relative data paths are relative to the YAML file's folder.
+
+May import: PyYAML, :mod:`rar_tracking.config` and this package's data/sources settings.
 """
 from __future__ import annotations
 
@@ -19,12 +21,13 @@ from typing import Any
 import yaml
 
 from ..config import TrackerConfig
-from .data import AugmentSettings, ClipSettings, SourceSpec
+from .data import AugmentSettings, ClipSettings
+from .sources import SourceSpec
 
 # TrackerConfig fields that change the trained network or its geometry.
-TRACKER_KEYS = ('trunk', 'trunk_weights', 'allow_random_trunk', 'profile', 'feature_channels', 'crop_size',
-                'search_area_factor', 'label_sigma', 'lambda1', 'lambda2', 'num_context',
-                'context_offset', 'template_window', 'min_size')
+TRACKER_KEYS = ('trunk', 'trunk_weights', 'allow_random_trunk', 'profile', 'feature_channels',
+                'memory_channels', 'crop_size', 'search_area_factor', 'label_sigma', 'lambda1',
+                'lambda2', 'num_context', 'context_offset', 'template_window', 'min_size')
 
 
 @dataclass

@@ -38,8 +38,8 @@ from ..model.rar import RARNet
 from ..model.weights import load_rar_weights, save_rar_weights
 from ..device import select_device
 from .config import TrainConfig
-from .data import (AugmentSettings, ClipDataset, ClipSampler, EpochSampler, check_disjoint,
-                   load_sources, worker_init)
+from .data import AugmentSettings, ClipDataset, ClipSampler, EpochSampler, worker_init
+from .sources import check_disjoint, load_sources
 from ..geometry import Geometry, probe_feature_size
 from .step import ClipModel, response_metrics
 

@@ -1,26 +1,36 @@
 """Speed benchmark: per-frame time of ``initialize`` and ``track`` at 640x480 for each trunk,
-beside OpenCV CSRT on the same frames in the same process.
+profile and backend, beside OpenCV CSRT and KCF on the same frames in the same process.
 
-    python -m rar_tracking.benchmark [--device auto|cpu|cuda] [--trunks resnet50,resnet18,...]
-                                     [--frames 30] [--threads 1] [--crop-size 225]
+    python -m rar_tracking.benchmark [--device auto|cpu|cuda] [--trunks efficientnet_lite0,...]
+        [--profiles full,fast] [--backends torch,onnxruntime] [--frames 30] [--threads 1]
+        [--crop-size N] [--profile]
 
-Prints one line per tracker with milliseconds per frame (median), frames per second and the ratio
-to CSRT. ResNet trunks run with random weights when no ImageNet file is found: their speed is
-the same. Figures depend on the machine and its load; the command prints what it used.
+Prints the command, versions and machine, then one line per tracker: median milliseconds per
+``initialize`` and per ``track``, frames per second and the ratio of ``track`` to CSRT's.
+``--profile`` adds, for every RAR row, where one ``track()`` (and one ``initialize()``) spends
+its time: crop and resize, each trunk stage, the channel reduction, attention, refinement,
+the correlation filter and its FFTs, peak and scale choice, copies. ResNet trunks run with
+random weights when no ImageNet file is found: their speed is the same. Figures depend on the
+machine and its load; CSRT's time in the same run is the yardstick that load affects alike.
+
+May import: the tracker and the model (for hooks), OpenCV.
 """
 from __future__ import annotations
 
 import argparse
 import platform
 import statistics
+import sys
 import time
+from collections import defaultdict
 
 import cv2
 import numpy as np
 import torch
 
-from .config import TrackerConfig
+from .config import BACKENDS, PROFILES, TrackerConfig
 from .data.synthetic import make_sequence
+from .profiling import SectionTimer, time_trunk_stages
 from .tracker import RARTracker
 
 
@@ -29,71 +39,166 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_rar(trunk: str, frames: list[np.ndarray], box, args) -> dict:
-    config = TrackerConfig(trunk=trunk, device=args.device, crop_size=args.crop_size,
-                           cpu_threads=args.threads, allow_random_trunk=True)
+def _module_hooks(net, timer: SectionTimer) -> list:
+    """Time the heads of RARNet by module: reduction, attention (Eq. 3-7), refinement."""
+    groups = {'channel reduction (1x1)': list(net.reduce),
+              'attention (ConvLSTM, Eq. 3-7)': list(net.attention),
+              'refinement (Fig. 6)': [net.refinement]}
+    handles = []
+    for name, modules in groups.items():
+        for module in modules:
+            clock = {}
+
+            def pre(_m, _i, clock=clock):
+                timer._sync()
+                clock['t'] = time.perf_counter()
+
+            def post(_m, _i, _o, clock=clock, name=name):
+                timer._sync()
+                timer.add(name, (time.perf_counter() - clock['t']) * 1e3)
+            handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+    return handles
+
+
+def _per_call(timer: SectionTimer, call) -> tuple[float, dict[str, float]]:
+    """Run ``call`` once; its total ms and the ms of each timed section (summed per call)."""
+    timer.clear()
+    start = time.perf_counter()
+    call()
+    total = (time.perf_counter() - start) * 1e3
+    return total, {k: sum(v) for k, v in timer.samples.items()}
+
+
+def time_rar(config: TrackerConfig, frames: list[np.ndarray], box, profile: bool) -> dict:
     tracker = RARTracker(config)
-    for _ in range(2):  # warm-up (CUDA kernels, allocator)
+    name = (f'RAR {tracker.trunk_name} {config.profile} crop {config.crop}'
+            + ('' if config.backend == 'torch' else f' [{config.backend}]'))
+    for _ in range(2):  # warm-up (CUDA kernels, allocator, ONNX Runtime)
         tracker.initialize(frames[0], box)
         tracker.track(frames[1])
     _sync(tracker.device)
+    timer, handles = tracker.timer, []
+    if profile and config.backend == 'torch':
+        timer.enabled = True
+        handles = time_trunk_stages(tracker.net.trunk, timer) + _module_hooks(tracker.net, timer)
     inits, tracks = [], []
+    init_sections, track_sections = defaultdict(list), defaultdict(list)
+
+    def record(samples, sections, total, parts):
+        samples.append(total)
+        for key, value in parts.items():
+            sections[key].append(value)
     for _ in range(3):
-        start = time.perf_counter()
-        tracker.initialize(frames[0], box)
-        _sync(tracker.device)
-        inits.append(time.perf_counter() - start)
+        total, parts = _per_call(timer, lambda: (tracker.initialize(frames[0], box),
+                                                 _sync(tracker.device)))
+        record(inits, init_sections, total, parts)
     for frame in frames[1:]:
-        start = time.perf_counter()
-        tracker.track(frame)
-        _sync(tracker.device)
-        tracks.append(time.perf_counter() - start)
-    return {'name': f'RAR {trunk}', 'device': str(tracker.device),
-            'init_ms': 1e3 * statistics.median(inits), 'track_ms': 1e3 * statistics.median(tracks)}
+        total, parts = _per_call(timer, lambda: (tracker.track(frame), _sync(tracker.device)))
+        record(tracks, track_sections, total, parts)
+    for h in handles:
+        h.remove()
+    timer.enabled = False
+    return {'name': name, 'device': str(tracker.device),
+            'init_ms': statistics.median(inits), 'track_ms': statistics.median(tracks),
+            'init_sections': {k: statistics.median(v) for k, v in init_sections.items()},
+            'track_sections': {k: statistics.median(v) for k, v in track_sections.items()}}
 
 
-def time_csrt(frames: list[np.ndarray], box) -> dict:
+def time_opencv(kind: str, frames: list[np.ndarray], box) -> dict:
     cv2.setNumThreads(1)
+    create = {'csrt': cv2.TrackerCSRT_create, 'kcf': cv2.TrackerKCF_create}[kind]
     bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in frames]
     inits, tracks = [], []
     for _ in range(3):
-        tracker = cv2.TrackerCSRT_create()
+        tracker = create()
         start = time.perf_counter()
         tracker.init(bgr[0], tuple(int(round(v)) for v in box))
-        inits.append(time.perf_counter() - start)
+        inits.append((time.perf_counter() - start) * 1e3)
     for frame in bgr[1:]:
         start = time.perf_counter()
         tracker.update(frame)
-        tracks.append(time.perf_counter() - start)
-    return {'name': 'OpenCV CSRT', 'device': 'cpu (1 thread)',
-            'init_ms': 1e3 * statistics.median(inits), 'track_ms': 1e3 * statistics.median(tracks)}
+        tracks.append((time.perf_counter() - start) * 1e3)
+    return {'name': f'OpenCV {kind.upper()}', 'device': 'cpu (1 thread)',
+            'init_ms': statistics.median(inits), 'track_ms': statistics.median(tracks)}
+
+
+def _print_sections(row: dict) -> None:
+    for label, key, total in (('track()', 'track_sections', row['track_ms']),
+                              ('initialize()', 'init_sections', row['init_ms'])):
+        sections = row.get(key) or {}
+        if not sections:
+            continue
+        print(f'  where one {label} of {row["name"]} spends its time (median ms):')
+        # trunk stages are timed inside the network call; the rest are disjoint sections
+        for name, ms in sections.items():
+            print(f'    {name:42s} {ms:9.2f} {100 * ms / total:6.1f} %')
+        timed = sum(sections.values())
+        print(f'    {"other (validation, Python, small ops)":42s} {total - timed:9.2f} '
+              f'{100 * (total - timed) / total:6.1f} %')
+
+
+def _header(args, argv) -> None:
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'
+    print(f'# python -m rar_tracking.benchmark {" ".join(argv)}')
+    print(f'# 640x480 generated frames, {args.frames} tracked, target 96x80; torch '
+          f'{torch.__version__}, OpenCV {cv2.__version__}, Python {platform.python_version()}; '
+          f'{args.threads} torch CPU thread(s), OpenCV 1 thread; CPU '
+          f'{platform.processor() or platform.machine()} ({_cpu_count()} cores), GPU {gpu}')
+
+
+def _cpu_count() -> int:
+    import os
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+
+
+def _rar_configs(args) -> list[TrackerConfig]:
+    configs = []
+    for trunk in args.trunks.split(','):
+        for profile in args.profiles.split(','):
+            for backend in args.backends.split(','):
+                configs.append(TrackerConfig(
+                    trunk=trunk.strip(), profile=profile.strip(), backend=backend.strip(),
+                    device=args.device, crop_size=args.crop_size, cpu_threads=args.threads,
+                    allow_random_trunk=True))
+    return configs
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--device', default='auto')
-    parser.add_argument('--trunks', default='resnet50,resnet18,efficientnet_lite0')
+    parser.add_argument('--trunks', default='efficientnet_lite0,resnet18,resnet50')
+    parser.add_argument('--profiles', default=','.join(PROFILES),
+                        help=f'network profiles to time ({", ".join(PROFILES)})')
+    parser.add_argument('--backends', default='torch',
+                        help=f'per-frame network backends ({", ".join(BACKENDS)})')
     parser.add_argument('--frames', type=int, default=30)
     parser.add_argument('--threads', type=int, default=1, help='torch CPU threads')
-    parser.add_argument('--crop-size', type=int, default=TrackerConfig.crop_size)
+    parser.add_argument('--crop-size', type=int, default=0, help="0: each profile's crop")
+    parser.add_argument('--profile', action='store_true',
+                        help='print where each track() and initialize() spends its time')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     seq = make_sequence(args.frames + 1, size=(640, 480), seed=0, target_size=(96, 80))
     frames = [seq.frame(i) for i in range(len(seq))]
     box = tuple(seq.gt[0])
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'
-    print(f'# 640x480, {args.frames} frames, crop {args.crop_size}, 3 scales; torch '
-          f'{torch.__version__}, {args.threads} CPU thread(s), CPU {platform.processor() or "?"} '
-          f'x{torch.get_num_threads()}, GPU {gpu}')
-    rows = [time_csrt(frames, box)]
-    for trunk in args.trunks.split(','):
-        rows.append(time_rar(trunk.strip(), frames, box, args))
+    _header(args, argv)
+    rows = [time_opencv('csrt', frames, box), time_opencv('kcf', frames, box)]
+    for config in _rar_configs(args):
+        try:
+            rows.append(time_rar(config, frames, box, args.profile))
+        except Exception as exc:  # e.g. onnxruntime not installed: say so, time the rest
+            print(f'# skipped RAR {config.trunk} {config.profile} [{config.backend}]: '
+                  f'{type(exc).__name__}: {exc}')
     base = rows[0]['track_ms']
-    print(f'{"tracker":28s} {"device":16s} {"init ms":>9s} {"track ms":>9s} {"fps":>8s} '
-          f'{"track time / CSRT":>18s}')
+    print(f'{"tracker":44s} {"device":16s} {"init ms":>9s} {"track ms":>9s} {"fps":>8s} '
+          f'{"track / CSRT":>13s}')
     for r in rows:
-        print(f'{r["name"]:28s} {r["device"]:16s} {r["init_ms"]:9.1f} {r["track_ms"]:9.1f} '
-              f'{1e3 / r["track_ms"]:8.1f} {r["track_ms"] / base:18.2f}')
+        print(f'{r["name"]:44s} {r["device"]:16s} {r["init_ms"]:9.1f} {r["track_ms"]:9.1f} '
+              f'{1e3 / r["track_ms"]:8.1f} {r["track_ms"] / base:13.2f}')
+    if args.profile:
+        for r in rows[2:]:
+            _print_sections(r)
     return 0
 
 

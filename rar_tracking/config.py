@@ -23,8 +23,10 @@ def _param(default, help: str, *, lo=None, hi=None, dynamic: bool = False,
 TRUNKS = ('auto', 'resnet50', 'resnet18', 'efficientnet_lite0')
 PROFILES = ('full', 'fast')
 BACKENDS = ('torch', 'onnxruntime')
-# What each profile sets when the corresponding field is left at 0 (see TrackerConfig.profile).
+# What each profile sets when the corresponding field is left at 0 (see TrackerConfig.profile);
+# a memory width of 0 there means feature_channels.
 PROFILE_CROP_SIZE = {'full': 225, 'fast': 161}
+PROFILE_MEMORY_CHANNELS = {'full': 0, 'fast': 32}
 
 
 @dataclass
@@ -67,6 +69,9 @@ class TrackerConfig:
     feature_channels: int = _param(
         128, 'channels after the 1x1 reduction of each stage (attention and filter width)',
         lo=8, hi=512)
+    memory_channels: int = _param(
+        0, "width of each stage's ConvLSTM memory (h, c); 0: the profile's (full: "
+        'feature_channels; fast: 32, a quarter of the cost of the attention)', lo=0, hi=512)
     crop_size: int = _param(
         0, "side of the square crop fed to the network; 0: the profile's (full 225, the "
         "paper's; fast 161)", unit='px', lo=0, hi=512)
@@ -148,6 +153,12 @@ class TrackerConfig:
                 raise ValueError(f'{f.name}: {value!r} is outside [{rng[0]}, {rng[1]}]')
         if 0 < self.crop_size < 64:
             raise ValueError(f'crop_size: {self.crop_size} is below 64 (0 picks the profile\'s)')
+        if not self.lost_threshold <= self.recover_threshold <= self.confidence_threshold:
+            raise ValueError(
+                'thresholds must keep lost_threshold <= recover_threshold <= '
+                f'confidence_threshold (a frame good enough to recover on is not a miss, and one '
+                f'good enough to learn from recovers), got {self.lost_threshold} / '
+                f'{self.recover_threshold} / {self.confidence_threshold}')
         if self.num_scales % 2 != 1:
             raise ValueError(f'num_scales: must be odd, got {self.num_scales}')
 
@@ -155,6 +166,12 @@ class TrackerConfig:
     def crop(self) -> int:
         """The crop side in use: ``crop_size``, or the profile's when it is 0."""
         return self.crop_size or PROFILE_CROP_SIZE[self.profile]
+
+    @property
+    def memory(self) -> int:
+        """The ConvLSTM width in use: ``memory_channels``, or the profile's when it is 0."""
+        return (self.memory_channels or PROFILE_MEMORY_CHANNELS[self.profile]
+                or self.feature_channels)
 
     def __post_init__(self) -> None:
         self.validate()

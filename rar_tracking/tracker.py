@@ -37,12 +37,12 @@ from .errors import InvalidBoxError, InvalidImageError, NotInitializedError
 from .geometry import Geometry, probe_feature_size
 from .imaging import as_rgb_image, crop_square, crop_squares_torch, validate_box
 from .model.attention import AttentionState
-from .model.backbone import build_trunk, resolve_trunk_name
+from .model.backbone import resolve_trunk_name
 from .model.correlation import (TemplateSet, cacf_terms, correlation_response,
                                 cosine_window, gaussian_label,
                                 peak_and_psr, shift_zero_fill, subpixel_offset, template_patches)
-from .model.rar import RARNet
-from .model.weights import load_rar_weights
+from .model.rar import RARNet, build_network
+from .profiling import SectionTimer
 from .types import Box, TrackResult, TrackState
 
 @dataclass
@@ -60,12 +60,13 @@ class TrackerState:
     misses: int = 0
     frame: int = 0
     last: TrackResult | None = None
+    last_image: np.ndarray | None = None  # to learn again when the search area changes
 
     def __deepcopy__(self, memo):
         return TrackerState(self.center, self.size, self.base_size, self.image_size,
                             [s.clone() for s in self.attention], self.templates.copy(),
                             self.peak_ref, self.status, self.misses, self.frame,
-                            copy.deepcopy(self.last, memo))
+                            copy.deepcopy(self.last, memo), self.last_image)
 
 
 class RARTracker:
@@ -82,22 +83,22 @@ class RARTracker:
         config.validate()
         torch.set_num_threads(config.cpu_threads)
         self.device = select_device(config.device)
-        if net is None:
-            # Whatever no file provides (untrained heads, a random trunk) is drawn from a
-            # generator seeded with init_seed, not the global one: every process (node,
-            # evaluation, demo) then runs the same tracker, and a measurement can be repeated.
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(config.init_seed)
-                trunk = build_trunk(config.trunk, config.trunk_weights, config.allow_random_trunk)
-                net = RARNet(trunk, config.feature_channels)
-            if config.weights:
-                load_rar_weights(net, config.weights)
+        own_net = net is None
+        if own_net:
+            net = build_network(config)  # seeded from init_seed: the same network everywhere
         self.trunk_name = resolve_trunk_name(config.trunk, config.trunk_weights) \
             if config.trunk == 'auto' else config.trunk
         self.net = net.to(self.device).eval()
+        # Inference-only speed-ups, on a network this tracker owns (a shared one, e.g. in
+        # training, is left exactly as it is): BatchNorm folded into the convolutions, and NHWC
+        # memory, faster for the trunk's (depthwise) convolutions on CPU and CUDA alike.
+        self._channels_last = own_net
+        if own_net:
+            self.net.trunk.fold_batchnorm()
+            self.net.trunk.to(memory_format=torch.channels_last)
         if self.device.type == 'cuda':
             self.net.half_trunk = config.half_precision
-            self.net.trunk.to(memory_format=torch.channels_last)
+        self.timer = SectionTimer(False, self.device)  # benchmark --profile switches it on
         # What runs the per-frame network: the torch module, or an ONNX Runtime session with the
         # same call signature, (crops, attention states) -> (phi^a, new states, maps).
         self.run_net = self.net
@@ -106,13 +107,14 @@ class RARTracker:
             self.run_net = make_onnx_runner(self.net, config, self.device)
         side = probe_feature_size(self.net, config.crop)  # also warms up
         self.feature_size = (side, side)
+        self.stride = self.net.output_stride
         self._prepare_filter_constants()
         self._state: TrackerState | None = None
 
     # ------------------------------------------------------------------ configuration
     def _prepare_filter_constants(self) -> None:
         c, fs = self.config, self.feature_size
-        self.geometry = Geometry.from_config(c, fs[0])
+        self.geometry = Geometry.from_config(c, fs[0], self.stride)
         self.label = gaussian_label(fs, self.geometry.sigma, device=self.device)
         self.label_hat = torch.fft.rfft2(self.label)
         self.window = cosine_window(fs, device=self.device)
@@ -125,8 +127,18 @@ class RARTracker:
         if fixed:
             raise ValueError(f'{sorted(fixed)} cannot change while the tracker runs '
                              f'(build a new tracker); dynamic: {sorted(TrackerConfig.dynamic_fields())}')
+        old = self.config
         self.config = self.config.replace(**changes)
         self._prepare_filter_constants()
+        st = self._state
+        if (st is not None and st.last_image is not None
+                and self.config.search_area_factor != old.search_area_factor):
+            # The templates, context offsets and confidence reference were made at the old
+            # search scale (the target covered another number of cells): learn them again at
+            # the new one, on the last frame at the current box, so that filter and search agree.
+            status, frame, misses = st.status, st.frame, st.misses
+            self.initialize(st.last_image, Box.from_center(*st.center, *st.size))
+            self._state.status, self._state.frame, self._state.misses = status, frame, misses
 
     # ------------------------------------------------------------------ state
     @property
@@ -152,14 +164,16 @@ class RARTracker:
     def _features(self, image: np.ndarray, centers, sides: list[float], out: int,
                   attention: list[AttentionState] | None):
         """Crops (one per centre and side) -> phi^a (N, C, h, w) and the new attention states."""
-        if self.device.type == 'cuda':  # upload the frame once, crop on the GPU
-            frame = torch.from_numpy(image).to(self.device, non_blocking=True)
-            batch = crop_squares_torch(frame.permute(2, 0, 1).float(), centers, sides, out)
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        else:
-            crops = np.stack([crop_square(image, cx, cy, s, out)
-                              for (cx, cy), s in zip(centers, sides)])
-            batch = torch.from_numpy(crops).permute(0, 3, 1, 2).float()
+        with self.timer.section('crop and resize'):
+            if self.device.type == 'cuda':  # upload the frame once, crop on the GPU
+                frame = torch.from_numpy(image).to(self.device, non_blocking=True)
+                batch = crop_squares_torch(frame.permute(2, 0, 1).float(), centers, sides, out)
+            else:
+                crops = np.stack([crop_square(image, cx, cy, s, out)
+                                  for (cx, cy), s in zip(centers, sides)])
+                batch = torch.from_numpy(crops).permute(0, 3, 1, 2).float()
+            if self._channels_last:
+                batch = batch.contiguous(memory_format=torch.channels_last)
         states = [s.expand(len(sides)) for s in attention] if attention else None
         phi, new_states, _ = self.run_net(batch, states)
         return phi, new_states
@@ -198,21 +212,24 @@ class RARTracker:
         center = box.center
         side = self._side(size)
         phi, attention = self._features(image, [center], [side], self.config.crop, None)
-        terms = self._template_terms(phi, self._box_cells(size, side))
-        templates = TemplateSet(self.config.num_templates, self.config.first_template_weight)
-        templates.add(terms, self.config.learning_rate)
-        w_hat = templates.filter(self.config.lambda1, self.config.lambda2)
+        with self.timer.section('correlation filter (Eq. 10)'):
+            terms = self._template_terms(phi, self._box_cells(size, side))
+            templates = TemplateSet(self.config.num_templates, self.config.first_template_weight)
+            templates.add(terms, self.config.learning_rate)
+            w_hat = templates.filter(self.config.lambda1, self.config.lambda2)
         # The reference is the filter's answer on the template crop as a search crop is seen
         # (crop window only, not z0's target window), so that confidence 1 means "as well
         # matched as the first frame" and does not saturate on frames that merely match well.
-        peak_ref = float(correlation_response(w_hat, phi * self.window).max())
+        response = correlation_response(w_hat, phi * self.window).float().cpu()
+        peaks, _, psrs = peak_and_psr(response)
+        peak_ref, psr = float(peaks[0]), float(psrs[0])
         if not math.isfinite(peak_ref) or peak_ref <= 0:
             raise InvalidBoxError(f'the box {box.as_tuple()} gives no usable template '
                                   '(a flat or empty image region)')
         self._state = TrackerState(center, size, size, (width, height), attention, templates,
-                                   peak_ref)
+                                   peak_ref, last_image=image.copy())
         result = TrackResult(Box.from_center(*center, *size), TrackState.TRACKING, 1.0, peak_ref,
-                             float('inf'), 1.0, (time.perf_counter() - start) * 1e3)
+                             psr, 1.0, (time.perf_counter() - start) * 1e3)
         self._state.last = result
         return result
 
@@ -242,14 +259,16 @@ class RARTracker:
             sides = [side * f for f in self.scale_factors]
             penalties = [1.0 if f == 1.0 else c.scale_penalty for f in self.scale_factors]
         phi, new_states = self._features(image, centers, sides, c.crop, st.attention)
-        # the response maps are small: one copy to the host, then no more device syncs
-        response = correlation_response(w_hat, phi * self.window).float().cpu()
-        peaks, idx, psrs = peak_and_psr(response)
-        scored = peaks * torch.tensor(penalties)
-        best = int(scored.argmax())
-        peak, psr = float(peaks[best]), float(psrs[best])
-        dy, dx = subpixel_offset(response[best], *idx[best].tolist())
-        cell_px = sides[best] / self.feature_size[0]
+        with self.timer.section('response (Eq. 11) and copy to host'):
+            # the response maps are small: one copy to the host, then no more device syncs
+            response = correlation_response(w_hat, phi * self.window).float().cpu()
+        with self.timer.section('peak, PSR and scale choice'):
+            peaks, idx, psrs = peak_and_psr(response)
+            scored = peaks * torch.tensor(penalties)
+            best = int(scored.argmax())
+            peak, psr = float(peaks[best]), float(psrs[best])
+            dy, dx = subpixel_offset(response[best], *idx[best].tolist())
+        cell_px = self.geometry.cell_pixels(sides[best])
         confidence = float(np.clip(peak / st.peak_ref, 0.0, 1.0)) if math.isfinite(peak) else 0.0
 
         found = confidence >= (c.recover_threshold if lost else c.lost_threshold)
@@ -263,7 +282,8 @@ class RARTracker:
             st.center, st.size, st.misses = (cx, cy), (w, h), 0
             st.status = TrackState.TRACKING
             if not lost and confidence >= c.confidence_threshold:
-                self._learn(phi[best:best + 1], dy, dx, new_states, best)
+                with self.timer.section('filter update (Eq. 10)'):
+                    self._learn(phi[best:best + 1], dy, dx, new_states, best)
         else:
             st.misses += 1
             if st.misses >= c.lost_frames:
@@ -273,15 +293,27 @@ class RARTracker:
                                             (st.base_size[0] * st.base_size[1])),
                              (time.perf_counter() - start) * 1e3, {'scale_index': best})
         st.last = result
+        st.last_image = image.copy()  # the caller may reuse its buffer
         return result
 
     def _learn(self, phi: torch.Tensor, dy: float, dx: float,
                new_states: list[AttentionState], best: int) -> None:
-        """Add the re-centred template of this frame to the set; advance the attention memory."""
+        """Add the re-centred template of this frame to the set; advance the attention memory.
+
+        The memory moves with the target: the ConvLSTM's h and c were computed on a crop
+        centred on the old position, and the next crop is centred on the new one, so both are
+        shifted by the displacement (rounded to each stage's cells) as the template is;
+        otherwise the spatial memory would point one frame's motion behind. The size change of
+        a frame (at most one pyramid step, 2 %) moves a border cell by under half a cell, so
+        the memory is not rescaled.
+        """
         st, c = self._state, self.config
         centred = shift_zero_fill(phi, int(round(dy)), int(round(dx)))
         terms = self._template_terms(centred, self._box_cells(st.size, self._side(st.size)))
         st.templates.first_weight = c.first_template_weight
         st.templates.add(terms, c.learning_rate)
-        st.attention = [s.select(best) for s in new_states]
+        strides = self.net.trunk.strides
+        st.attention = [s.select(best).shifted(int(round(dy * self.stride / k)),
+                                               int(round(dx * self.stride / k)))
+                        for s, k in zip(new_states, strides)]
 

@@ -73,6 +73,6 @@ class TrackResult:
     confidence: float  # in [0, 1], from the correlation response peak (see tracker.py)
     peak: float  # raw maximum of the response map (Eq. 11)
     psr: float  # peak-to-sidelobe ratio of the response map
-    scale: float = 1.0  # box size relative to the initial box
+    size_ratio: float = 1.0  # sqrt(area / initial area): the box's size relative to the first box
     time_ms: float = 0.0  # time spent in initialize/track
     extras: dict = field(default_factory=dict)

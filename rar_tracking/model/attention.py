@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .correlation import shift_zero_fill
+
 
 @dataclass
 class AttentionState:
@@ -31,8 +33,13 @@ class AttentionState:
         return AttentionState(self.h.expand(n, -1, -1, -1), self.c.expand(n, -1, -1, -1),
                               self.hc.expand(n, -1))
 
-    def detach(self) -> 'AttentionState':
-        return AttentionState(self.h.detach(), self.c.detach(), self.hc.detach())
+    def shifted(self, dy: int, dx: int) -> 'AttentionState':
+        """The memory moved with the target: ``h`` and ``c`` shifted so that what stood at
+        cell (dy, dx) from the centre stands at the centre; zero-filled at the borders."""
+        if dy == 0 and dx == 0:
+            return self
+        return AttentionState(shift_zero_fill(self.h, dy, dx), shift_zero_fill(self.c, dy, dx),
+                              self.hc)
 
     def clone(self) -> 'AttentionState':
         return AttentionState(self.h.clone(), self.c.clone(), self.hc.clone())
@@ -56,7 +63,20 @@ class ConvLSTMCell(nn.Module):
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        f, i, o, g = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
+        # The gate convolution over [x, h] is W_i * x + W_h * h (one weight tensor, split by
+        # input channels). The tracker runs all scales of a frame from one stored state, so h
+        # is the same for the whole batch (an expanded view): W_h * h is then computed once and
+        # broadcast, which saves a third of the ConvLSTM's cost at 3 scales; the result equals
+        # the convolution over the concatenation.
+        if h.shape[0] > 1 and h.stride(0) == 0:
+            weight, bias = self.gates.weight, self.gates.bias
+            cin = x.shape[1]
+            pad = self.gates.padding
+            gates = (nn.functional.conv2d(x, weight[:, :cin], bias, padding=pad)
+                     + nn.functional.conv2d(h[:1], weight[:, cin:], None, padding=pad))
+        else:
+            gates = self.gates(torch.cat([x, h], dim=1))
+        f, i, o, g = gates.chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         return h, c
@@ -79,16 +99,20 @@ class HierarchicalAttention(nn.Module):
         channels: C, the (reduced) channels of the stage.
         reduction: the channel MLP's hidden width is C // reduction (Eq. 5).
         spatial_hidden: hidden maps of the spatial "MLP" (7x7 convolutions, Eq. 6).
+        memory_channels: width of the ConvLSTM's h and c (default C). The paper does not give
+            it; the memory only feeds a channel vector and a spatial map (Eq. 4), so a narrower
+            memory keeps both at a fraction of the cost (the 'fast' profile's choice).
     """
 
     def __init__(self, channels: int, reduction: int = 4, spatial_hidden: int = 8,
-                 spatial_kernel: int = 7):
+                 spatial_kernel: int = 7, memory_channels: int | None = None):
         super().__init__()
         hidden = max(channels // reduction, 4)
+        memory = memory_channels or channels
         pad = spatial_kernel // 2
-        self.lstm = ConvLSTMCell(channels, channels)
-        self.w_hc = nn.Linear(channels, channels)                       # Eq. 4, channel
-        self.w_hs = nn.Conv2d(channels, 1, 1)                          # Eq. 4, spatial
+        self.lstm = ConvLSTMCell(channels, memory)
+        self.w_hc = nn.Linear(memory, channels)                         # Eq. 4, channel
+        self.w_hs = nn.Conv2d(memory, 1, 1)                            # Eq. 4, spatial
         self.w_phi_c = nn.Linear(channels, hidden)                     # Eq. 5
         self.w_h_c = nn.Linear(channels, hidden, bias=False)
         self.w_o_c = nn.Linear(hidden, channels)
@@ -97,9 +121,10 @@ class HierarchicalAttention(nn.Module):
         self.w_o_s = nn.Conv2d(spatial_hidden, 1, spatial_kernel, padding=pad)
 
     def initial_state(self, x: torch.Tensor) -> AttentionState:
-        n, c, h, w = x.shape
-        zeros = x.new_zeros(n, c, h, w)
-        return AttentionState(zeros, zeros.clone(), torch.sigmoid(self.w_hc(x.new_zeros(n, c))))
+        n, _, h, w = x.shape
+        memory = self.lstm.hidden_channels
+        zeros = x.new_zeros(1, memory, h, w).expand(n, -1, -1, -1)  # one state for the batch
+        return AttentionState(zeros, zeros, torch.sigmoid(self.w_hc(x.new_zeros(n, memory))))
 
     def forward(self, x: torch.Tensor, state: AttentionState | None = None
                 ) -> tuple[torch.Tensor, AttentionState, dict[str, torch.Tensor]]:

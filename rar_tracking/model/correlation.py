@@ -219,10 +219,6 @@ class TemplateSet:
     def __len__(self) -> int:
         return len(self.terms)
 
-    def clear(self) -> None:
-        self.terms, self.betas, self.ages = [], [], []
-        self._cached = None
-
     def add(self, terms: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
             learning_rate: float) -> None:
         """Add one template's Eq. 10 terms (detached) with weight beta = learning_rate."""

@@ -1,10 +1,14 @@
-"""The RAR network (Fig. 3): a Siamese stride-8 trunk, a 1x1 channel reduction and a
-hierarchical attention module per stage, and the refinement model.
+"""The RAR network (Fig. 3): a Siamese trunk, a 1x1 channel reduction and a hierarchical
+attention module per stage, and the refinement model.
 
 ``RARNet.forward`` maps a batch of crops to the reinforced attentional representation
 phi^a (Section 3.1) used by the correlation layer for both the template z and the search x
 (the two Siamese branches share every weight). The recurrent attention state is explicit: the
 caller passes and keeps it, which is what lets the tracker reset, copy and freeze it.
+phi^a always has output stride 8 (the finest stage); each stage's attention runs at that
+stage's own resolution (all stride 8 in profile 'full', 8/16/32 in profile 'fast').
+
+May import: torch, :mod:`rar_tracking.config` and the other model modules.
 """
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ import contextlib
 import torch
 from torch import nn
 
+from ..config import TrackerConfig
 from .attention import AttentionState, HierarchicalAttention
-from .backbone import Trunk
+from .backbone import Trunk, build_trunk
 from .refinement import Refinement
 
 
@@ -39,16 +44,21 @@ class RARNet(nn.Module):
     """Trunk + per-stage reduction and attention + refinement.
 
     Args:
-        trunk: a stride-8 :class:`~rar_tracking.model.backbone.Trunk`.
+        trunk: a :class:`~rar_tracking.model.backbone.Trunk` (stages at strides
+            ``trunk.strides``; the first must be 8).
         channels: C, channels after reduction (attention and filter width).
+        memory_channels: width of each stage's ConvLSTM memory (default C).
     """
 
-    def __init__(self, trunk: Trunk, channels: int = 64):
+    def __init__(self, trunk: Trunk, channels: int = 64, memory_channels: int | None = None):
         super().__init__()
         self.trunk = trunk
         self.channels = channels
+        self.memory_channels = memory_channels or channels
         self.reduce = nn.ModuleList(ChannelReduction(c, channels) for c in trunk.out_channels)
-        self.attention = nn.ModuleList(HierarchicalAttention(channels) for _ in range(3))
+        self.attention = nn.ModuleList(
+            HierarchicalAttention(channels, memory_channels=self.memory_channels)
+            for _ in range(3))
         self.refinement = Refinement(channels)
         self.register_buffer('mean', torch.tensor(trunk.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(trunk.std).view(1, 3, 1, 1), persistent=False)
@@ -59,7 +69,8 @@ class RARNet(nn.Module):
         return (images / 255.0 - self.mean) / self.std
 
     def stage_features(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """(N, 3, H, W) RGB [0, 255] -> three reduced stage maps (N, C, H/8, W/8), float32."""
+        """(N, 3, H, W) RGB [0, 255] -> three reduced stage maps (N, C, H/s, W/s), float32,
+        s being each stage's stride (``trunk.strides``)."""
         x = self.normalize(images.float())
         use_half = self.half_trunk and x.is_cuda
         ctx = torch.autocast('cuda', dtype=torch.float16) if use_half else contextlib.nullcontext()
@@ -90,6 +101,30 @@ class RARNet(nn.Module):
         """Crops (N, 3, H, W) RGB [0, 255] -> (phi^a, new attention states, attention maps)."""
         return self.attend(self.stage_features(images), states)
 
+    @property
+    def output_stride(self) -> int:
+        """Input pixels per cell of phi^a (the finest stage's stride)."""
+        return self.trunk.strides[0]
+
     def head_parameters(self) -> list[nn.Parameter]:
         """Parameters outside the trunk: reduction, attention and refinement."""
         return [p for name, p in self.named_parameters() if not name.startswith('trunk.')]
+
+
+def build_network(config: TrackerConfig) -> RARNet:
+    """The RARNet that ``config`` describes: its trunk (ImageNet weights, the profile's
+    strides), the heads, and the trained weights of ``config.weights`` when set.
+
+    Whatever no file provides (untrained heads, a random trunk) is drawn from a generator
+    seeded with ``init_seed``, not the global one, so every process (node, evaluation, demo,
+    training) builds the same network and a measurement can be repeated.
+    """
+    from .weights import load_rar_weights  # weights.py imports this module
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.init_seed)
+        trunk = build_trunk(config.trunk, config.trunk_weights, config.allow_random_trunk,
+                            native_strides=config.profile == 'fast')
+        net = RARNet(trunk, config.feature_channels, config.memory)
+    if config.weights:
+        load_rar_weights(net, config.weights)
+    return net

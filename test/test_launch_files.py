@@ -223,8 +223,10 @@ def test_rviz_fixed_frame_follows_the_camera_frame():
     rviz2's fixed frame (-f) from camera_frame, and the demo launch passes each source's
     frame_id there."""
     config = yaml.safe_load(RVIZ_PATH.read_text())
-    source = (ROOT / 'rar_tracking' / 'ros' / 'video_source.py').read_text()
     fixed = config['Visualization Manager']['Global Options']['Fixed Frame']
+    # The video source's parameter table: (name, default, descriptor) rows.
+    source = '\n'.join(path.read_text()
+                       for path in (ROOT / 'rar_tracking' / 'ros').glob('video_source*.py'))
     assert f"('frame_id', {fixed!r}," in source
     tracker = LaunchFile(TRACKER_LAUNCH)
     frame_arg = next(c for c in tracker.calls('DeclareLaunchArgument')

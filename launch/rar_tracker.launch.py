@@ -3,12 +3,14 @@
     ros2 launch rar_tracking rar_tracker.launch.py image_topic:=/camera/image_raw rviz:=true
     ros2 launch rar_tracking rar_tracker.launch.py namespace:=cam2 image_topic:=/cam2/image_raw
     ros2 launch rar_tracking rar_tracker.launch.py use_compressed:=true profile:=fast device:=cuda
+    ros2 launch rar_tracking rar_tracker.launch.py lifecycle:=true autostart:=true
 
 Arguments (``ros2 launch rar_tracking rar_tracker.launch.py --show-args``):
 image_topic, namespace, params_file (default: the shipped config/rar_tracker.yaml), the node
 parameters device, trunk, weights, profile, backend, onnx_model, use_compressed, crop_size,
-cpu_threads (each empty by default: keep the params file's value), log_level, rviz,
-rviz_config, camera_frame (rviz2's fixed frame: the camera's frame_id).
+cpu_threads (each empty by default: keep the params file's value), lifecycle and autostart
+(the managed node, and whether it activates itself), log_level, rviz, rviz_config,
+camera_frame (rviz2's fixed frame: the camera's frame_id).
 Parameters come from params_file, then from the non-empty parameter arguments.
 One launch per camera: each instance gets its own namespace, so its topics and services
 (``<namespace>/rar_tracker/target``, ``.../set_target``...) do not collide.
@@ -20,7 +22,7 @@ import os
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
@@ -100,7 +102,7 @@ def _launch_setup(context, *args, **kwargs):
     overrides = _overrides(context)
     # Everything that can fail is resolved before the first process starts.
     rviz = _rviz(context, namespace, full_namespace, image_topic)
-    tracker = Node(
+    options = dict(
         package=PACKAGE,
         executable=EXECUTABLE,
         name=NODE_NAME,
@@ -111,6 +113,15 @@ def _launch_setup(context, *args, **kwargs):
         output='screen',
         emulate_tty=True,
     )
+    if LaunchConfiguration('lifecycle').perform(context) == 'true':
+        # The managed node (docs/node.md, lifecycle); --autostart: it configures and
+        # activates itself, otherwise a lifecycle manager or `ros2 lifecycle set` drives it.
+        flags = ['--lifecycle']
+        if LaunchConfiguration('autostart').perform(context) == 'true':
+            flags.append('--autostart')
+        tracker = LifecycleNode(arguments=flags, **options)
+    else:
+        tracker = Node(**options)
     return [tracker] + rviz
 
 
@@ -136,6 +147,12 @@ def generate_launch_description():
             'params_file', default_value=PathJoinSubstitution([share, 'config', PARAMS_FILE]),
             description='node parameters (YAML under "/**: ros__parameters:")'),
         *_override_arguments(),
+        DeclareLaunchArgument(
+            'lifecycle', default_value='false', choices=['true', 'false'],
+            description='run the managed (lifecycle) node: it starts unconfigured'),
+        DeclareLaunchArgument(
+            'autostart', default_value='false', choices=['true', 'false'],
+            description='with lifecycle:=true, configure and activate at start'),
         DeclareLaunchArgument(
             'log_level', default_value='info',
             choices=['debug', 'info', 'warn', 'error', 'fatal'],

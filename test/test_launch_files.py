@@ -166,8 +166,10 @@ def test_tracker_launch_starts_the_console_script_with_the_shipped_files():
     from rar_tracking.node import NODE_NAME
 
     lf = LaunchFile(TRACKER_LAUNCH)
-    nodes = {c['executable']: c for c in lf.calls('Node')}
-    tracker = nodes['rar_tracker_node']
+    nodes = {c['executable']: c for c in lf.calls('Node') if 'executable' in c}
+    # The tracker's options are one dict(...), given to Node or (lifecycle:=true) LifecycleNode.
+    tracker = next(c for c in lf.calls('dict') if c.get('executable') == 'rar_tracker_node')
+    assert {c['_args'] == [] and 'arguments' in c for c in lf.calls('LifecycleNode')} == {True}
     assert tracker['package'] == PACKAGE
     assert tracker['executable'] in SCRIPTS
     assert SCRIPTS[tracker['executable']] == 'rar_tracking.node:main'
@@ -257,6 +259,19 @@ def _call_lines(function: ast.FunctionDef, name: str) -> list[int]:
             and getattr(n.func, 'id', None) == name]
 
 
+def test_lifecycle_arguments_start_the_managed_node():
+    """lifecycle:=true starts the node with --lifecycle (and --autostart), flags the node's
+    entry point accepts (tested in test_node_lifecycle)."""
+    lf = LaunchFile(TRACKER_LAUNCH)
+    assert {'lifecycle', 'autostart'} <= lf.declared_arguments()
+    for name in ('lifecycle', 'autostart'):
+        arg = next(c for c in lf.calls('DeclareLaunchArgument') if c['_args'][0] == name)
+        assert arg['default_value'] == 'false'
+    assert {'--lifecycle', '--autostart'} <= lf.strings()
+    source = (ROOT / 'rar_tracking' / 'ros' / 'lifecycle.py').read_text()
+    assert "('--lifecycle', '--autostart')" in source
+
+
 def test_missing_rviz2_is_found_before_the_tracker_starts():
     """Issue 11, defect 1: rviz:=true without rviz2 stopped the launch after the tracker
     process had started, and left it running. rviz2 is now looked up (launch_support, tested
@@ -267,7 +282,8 @@ def test_missing_rviz2_is_found_before_the_tracker_starts():
     assert _call_lines(rviz, 'package_executable') < _call_lines(rviz, 'Node')
     assert _call_lines(rviz, 'LogInfo'), 'a missing rviz2 gives a warning'
     setup = _function(lf, '_launch_setup')
-    assert max(_call_lines(setup, '_rviz')) < min(_call_lines(setup, 'Node'))
+    assert max(_call_lines(setup, '_rviz')) < min(_call_lines(setup, 'Node')
+                                                  + _call_lines(setup, 'LifecycleNode'))
     # No IfCondition left that would resolve rviz2's package only when the action runs.
     assert 'IfCondition' not in lf.source
 

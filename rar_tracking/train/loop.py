@@ -14,6 +14,11 @@ Run folder (``--out``)::
 Only rank 0 logs, validates and writes files. A step is a function of (seed, epoch, index)
 data and the checkpointed state, so a resumed run continues exactly like an uninterrupted one
 (same learning rates, same step counter, same parameters on a deterministic device).
+
+:func:`train` runs the steps of a :class:`_Run` in order: seed, check the run folder
+(:mod:`.checkpoints`), build, restore, open the outputs (:mod:`.run_log`), run, export.
+May import: torch, PyYAML, :mod:`rar_tracking.model`, :mod:`rar_tracking.geometry`,
+:mod:`rar_tracking.device` and this package's modules (not the tracker, not ROS).
 """
 from __future__ import annotations
 
@@ -33,19 +38,21 @@ import yaml
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
+from ..device import select_device
+from ..geometry import Geometry, probe_feature_size
 from ..model.backbone import build_trunk
 from ..model.rar import RARNet
 from ..model.weights import load_rar_weights, save_rar_weights
-from ..device import select_device
+from .checkpoints import (CHECKPOINT_FORMAT, checkpoint_to_resume, rng_state, save_checkpoint,
+                          set_rng_state)
 from .config import TrainConfig
 from .data import AugmentSettings, ClipDataset, ClipSampler, EpochSampler, worker_init
+from .run_log import RunLog
 from .sources import check_disjoint, load_sources
-from ..geometry import Geometry, probe_feature_size
 from .step import ClipModel, response_metrics
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = 'rar_tracking.train/1'
 
 
 class LogLinearDecay:
@@ -140,65 +147,6 @@ def _mean_over_ranks(values: dict[str, float], device: torch.device, world: int)
     return {k: float(v) / world for k, v in zip(keys, t.tolist())}
 
 
-# ---------------------------------------------------------------------------- checkpoints
-def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state(legacy=False)
-    state = {'torch': torch.get_rng_state(), 'python': random.getstate(),
-             'numpy': {'bit_generator': np_state['bit_generator'],
-                       'key': torch.from_numpy(np_state['state']['key'].astype(np.int64)),
-                       'pos': int(np_state['state']['pos']),
-                       'has_gauss': int(np_state['has_gauss']),
-                       'gauss': float(np_state['gauss'])}}
-    if torch.cuda.is_available():
-        state['cuda'] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state['torch'])
-    random.setstate(_as_tuple(state['python']))
-    n = state['numpy']
-    np.random.set_state({'bit_generator': n['bit_generator'],
-                         'state': {'key': n['key'].numpy().astype(np.uint32), 'pos': n['pos']},
-                         'has_gauss': n['has_gauss'], 'gauss': n['gauss']})
-    if 'cuda' in state and torch.cuda.is_available() and \
-            len(state['cuda']) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state['cuda'])
-
-
-def _as_tuple(x):
-    return tuple(_as_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write atomically (a crash never leaves a half-written last.pt)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f'no checkpoint to resume from: {path}')
-    state = torch.load(path, map_location='cpu', weights_only=True)
-    if state.get('format') != CHECKPOINT_FORMAT:
-        raise ValueError(f'{path}: not a rar_tracking training checkpoint')
-    return state
-
-
-def _config_differences(a: dict, b: dict, prefix: str = '') -> list[str]:
-    keys = sorted(set(a) | set(b))
-    diffs = []
-    for k in keys:
-        name = f'{prefix}{k}'
-        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
-            diffs += _config_differences(a[k], b[k], name + '.')
-        elif a.get(k) != b.get(k):
-            diffs.append(name)
-    return diffs
-
-
 # ---------------------------------------------------------------------------- steps
 def _to_device(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) and k != 'box_cells' else v
@@ -255,55 +203,187 @@ def evaluate(model: ClipModel, dataset: ClipDataset, batch_size: int, num_worker
 
 
 # ---------------------------------------------------------------------------- the run
-class _Logger:
-    """Rank-0 outputs: metrics.jsonl, TensorBoard (when installed) and the progress bar."""
+def _seed_everything(cfg: TrainConfig, dev: torch.device) -> None:
+    torch.set_num_threads(cfg.runtime.cpu_threads)
+    torch.manual_seed(cfg.runtime.seed)
+    np.random.seed(cfg.runtime.seed)
+    random.seed(cfg.runtime.seed)
+    if dev.type == 'cuda':
+        torch.backends.cudnn.benchmark = True
 
-    def __init__(self, out: Path, enabled: bool, start_step: int, total: int, progress: bool):
-        self.enabled = enabled
-        self.writer = self.bar = None
-        if not enabled:
+
+def _window_values(window: dict[str, list[float]]) -> dict[str, float]:
+    """What a logging window reports: maxima of peaks and norms, the count of skipped steps,
+    the mean of the rest."""
+    return {k: (max(v) if k in ('peak_max', 'grad_norm') else
+                sum(v) if k == 'skipped' else sum(v) / len(v)) for k, v in window.items()}
+
+
+class _Run:
+    """One training run in ``out`` on this process: built, restored, run, exported (see
+    :func:`train`, which calls the steps in order)."""
+
+    def __init__(self, cfg: TrainConfig, out: Path, rank: int, world: int, dev: torch.device):
+        self.cfg, self.out, self.rank, self.world, self.dev = cfg, out, rank, world, dev
+        self.main = rank == 0
+        self.step = 0
+
+    def build(self) -> None:
+        """Network, geometry, datasets, optimizer, schedule and GradScaler."""
+        cfg, dev = self.cfg, self.dev
+        net = self.net = build_network(cfg)
+        self.params = configure_trainable(net, cfg.optim.heads_only)
+        net.to(dev)
+        self.geometry = Geometry.from_config(cfg.tracker_config,
+                                             probe_feature_size(net, cfg.tracker_config.crop))
+        amp = cfg.optim.amp and dev.type == 'cuda'
+        self.model = ClipModel(net, self.geometry, amp=amp).to(dev)
+        self.train_set, self.val_set = build_datasets(cfg, self.geometry)
+        self.steps_per_epoch = cfg.optim.samples_per_epoch // (cfg.optim.batch_size * self.world)
+        if self.steps_per_epoch < 1:
+            raise ValueError('optim.samples_per_epoch is smaller than one step of all processes')
+        self.total_steps = cfg.optim.epochs * self.steps_per_epoch
+        self.optimizer, self.scheduler = build_optimizer(self.params, cfg, self.total_steps)
+        self.scaler = torch.amp.GradScaler('cuda', enabled=amp)
+
+    def restore(self, ckpt: dict[str, Any] | None, max_steps: int | None) -> None:
+        """Load ``ckpt`` (when resuming), set where to stop, wrap the model for DDP."""
+        if ckpt is not None:
+            self.net.load_state_dict(ckpt['model'])
+            self.optimizer.load_state_dict(ckpt['optimizer'])
+            self.scheduler.load_state_dict(ckpt['scheduler'])
+            self.scaler.load_state_dict(ckpt['scaler'])
+            self.step = int(ckpt['step'])
+            rng = ckpt['rng']
+            set_rng_state(rng[self.rank] if isinstance(rng, list) else rng)
+        self.stop_step = self.total_steps if max_steps is None else \
+            min(self.total_steps, int(max_steps))
+        self.ddp = self.model
+        if self.world > 1:
+            self.ddp = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.dev.index] if self.dev.type == 'cuda' else None)
+
+    def open_outputs(self, resume: bool, progress: bool) -> None:
+        """config.yaml, the run log, the history of a resumed run; says what will run."""
+        out, cfg = self.out, self.cfg
+        if self.main:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / 'config.yaml').write_text(yaml.safe_dump(cfg.as_dict(), sort_keys=False))
+        self.log = RunLog(out, self.main, self.step, self.stop_step, progress)
+        self.history = json.loads((out / 'summary.json').read_text()).get('history', {}) \
+            if resume and (out / 'summary.json').is_file() else {}
+        self.history.setdefault('train', [])
+        self.history.setdefault('val', [])
+        if self.main:
+            log.info('training %d steps (%d per epoch, %d process(es), batch %d) on %s; %d of %d '
+                     'parameters trainable; feature map %d cells', self.stop_step - self.step,
+                     self.steps_per_epoch, self.world, cfg.optim.batch_size, self.dev,
+                     sum(p.numel() for p in self.params),
+                     sum(p.numel() for p in self.net.parameters()), self.geometry.feature_size)
+
+    def validate(self) -> None:
+        if self.val_set is not None and self.main:
+            values = evaluate(self.model, self.val_set, self.cfg.optim.batch_size,
+                              self.cfg.runtime.num_workers, self.dev)
+            self.log.scalars('val', self.step, values)
+            self.history['val'].append(dict(step=self.step, **values))
+        if self.world > 1:
+            dist.barrier()
+
+    def checkpoint(self, epoch_done: int | None) -> None:
+        """last.pt (and epoch_NNN.pt after an epoch, keeping the newest few), on rank 0."""
+        rng = rng_state()
+        if self.world > 1:
+            gathered = [None] * self.world
+            dist.all_gather_object(gathered, rng)
+            rng = gathered
+        if not self.main:
             return
-        self.jsonl = open(out / 'metrics.jsonl', 'a', encoding='utf-8')
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-            self.writer = SummaryWriter(str(out / 'tb'), purge_step=start_step)
-        except ImportError:  # pragma: no cover - tensorboard is in requirements
-            log.warning('tensorboard is not installed: no TensorBoard scalars')
-        if progress:
-            try:
-                from tqdm import tqdm
-                self.bar = tqdm(total=total, initial=start_step, unit='step', dynamic_ncols=True)
-            except ImportError:  # pragma: no cover
-                pass
+        state = {'format': CHECKPOINT_FORMAT, 'model': self.net.state_dict(),
+                 'optimizer': self.optimizer.state_dict(),
+                 'scheduler': self.scheduler.state_dict(), 'scaler': self.scaler.state_dict(),
+                 'step': self.step, 'epoch': self.step // self.steps_per_epoch, 'rng': rng,
+                 'config': self.cfg.as_dict(), 'world_size': self.world}
+        folder = self.out / 'checkpoints'
+        save_checkpoint(folder / 'last.pt', state)
+        keep = self.cfg.runtime.keep_checkpoints
+        if epoch_done is not None and keep:
+            save_checkpoint(folder / f'epoch_{epoch_done:03d}.pt', state)
+            for old in sorted(folder.glob('epoch_*.pt'))[:-keep]:
+                old.unlink()
 
-    def scalars(self, split: str, step: int, values: dict[str, float], **extra) -> None:
-        if not self.enabled:
-            return
-        record = dict(split=split, step=step, time=time.time(), **extra, **values)
-        self.jsonl.write(json.dumps(record) + '\n')
-        self.jsonl.flush()
-        if self.writer is not None:
-            for k, v in values.items():
-                self.writer.add_scalar(f'{split}/{k}', v, step)
-            self.writer.flush()
-        if self.bar is not None and split == 'train':
-            self.bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{values['lr']:.2e}")
-        elif split == 'val':
-            log.info('validation at step %d: %s', step,
-                     ', '.join(f'{k} {v:.4g}' for k, v in sorted(values.items())))
+    def _loader(self, base_sampler, epoch: int) -> DataLoader:
+        """The epoch's batches from the current step on (a resumed epoch skips what it did)."""
+        skip = (self.step - epoch * self.steps_per_epoch) * self.cfg.optim.batch_size
+        return DataLoader(self.train_set, batch_size=self.cfg.optim.batch_size,
+                          sampler=EpochSampler(base_sampler, epoch, skip), drop_last=True,
+                          num_workers=self.cfg.runtime.num_workers, worker_init_fn=worker_init,
+                          pin_memory=self.dev.type == 'cuda')
 
-    def advance(self, n: int = 1) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
+    def run(self) -> float:
+        """Train until ``stop_step``, validating and checkpointing after every epoch; the
+        seconds it took."""
+        cfg, per_epoch = self.cfg, self.steps_per_epoch
+        if self.step == 0 and cfg.runtime.val_at_start:
+            self.validate()
+        start_time = time.time()
+        window: dict[str, list[float]] = {}
+        self.model.train()
+        base_sampler = DistributedSampler(self.train_set, num_replicas=self.world, rank=self.rank,
+                                          shuffle=True, seed=cfg.runtime.seed, drop_last=True)
+        while self.step < self.stop_step:
+            epoch = self.step // per_epoch
+            for batch in self._loader(base_sampler, epoch):
+                lr = self.optimizer.param_groups[0]['lr']
+                metrics = train_step(self.ddp, batch, self.optimizer, self.scheduler, self.scaler,
+                                     self.params, cfg.optim.grad_clip, self.dev)
+                self.step += 1
+                self.log.advance()
+                for k, v in metrics.items():
+                    window.setdefault(k, []).append(v)
+                window.setdefault('lr', []).append(lr)
+                if self.step % cfg.runtime.log_every == 0 or self.step == self.stop_step:
+                    self._report(window, lr, epoch)
+                    window = {}
+                if self.step >= self.stop_step or self.step % per_epoch == 0:
+                    break
+            if self.step % per_epoch == 0:
+                self.validate()
+                self.checkpoint(self.step // per_epoch)
+            elif self.step >= self.stop_step:
+                self.checkpoint(None)
+        return time.time() - start_time
 
-    def close(self) -> None:
-        if not self.enabled:
-            return
-        self.jsonl.close()
-        if self.writer is not None:
-            self.writer.close()
-        if self.bar is not None:
-            self.bar.close()
+    def _report(self, window: dict[str, list[float]], lr: float, epoch: int) -> None:
+        values = _window_values(window)
+        values['lr'] = lr
+        values = _mean_over_ranks(values, self.dev, self.world)
+        self.log.scalars('train', self.step, values, epoch=epoch)
+        self.history['train'].append(dict(step=self.step, **values))
+
+    def finish(self, elapsed: float, start_step: int) -> dict[str, Any]:
+        """Export the weights and write summary.json (rank 0); the summary."""
+        cfg, summary = self.cfg, {}
+        if self.main:
+            heads_only = cfg.export.heads_only if cfg.export.heads_only is not None \
+                else cfg.optim.heads_only
+            train_hist = self.history['train']
+            weights = save_rar_weights(self.net, self.out / cfg.export.name,
+                                       heads_only=heads_only, extra={
+                'steps': str(self.step), 'total_steps': str(self.total_steps),
+                'final_train_loss': f"{train_hist[-1]['loss']:.6g}" if train_hist else '',
+                'trained_with': 'python -m rar_tracking.train'})
+            summary = {'steps': self.step, 'total_steps': self.total_steps,
+                       'steps_per_epoch': self.steps_per_epoch, 'world_size': self.world,
+                       'device': str(self.dev), 'seconds': elapsed,
+                       'seconds_per_step': elapsed / max(self.step - start_step, 1),
+                       'weights': str(weights), 'heads_only_export': heads_only,
+                       'history': self.history}
+            (self.out / 'summary.json').write_text(json.dumps(summary, indent=1))
+        self.log.close()
+        if self.world > 1:
+            dist.barrier()
+        return summary
 
 
 def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: str | None = None,
@@ -315,162 +395,12 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
     """
     out = Path(out)
     rank, world, dev = setup_distributed(device or cfg.runtime.device)
-    main = rank == 0
-    torch.set_num_threads(cfg.runtime.cpu_threads)
-    seed = cfg.runtime.seed
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    random.seed(seed)
-    if dev.type == 'cuda':
-        torch.backends.cudnn.benchmark = True
-
-    ckpt = None
-    if not resume and (out / 'checkpoints' / 'last.pt').exists():
-        raise ValueError(f'{out} already holds a run (checkpoints/last.pt): continue it with '
-                         '--resume or choose another --out')
-    if resume:
-        ckpt = load_checkpoint(out / 'checkpoints' / 'last.pt')
-        stored = dict(ckpt['config'])
-        current = cfg.as_dict()
-        diffs = [d for d in _config_differences(stored, current)
-                 if not d.startswith(('runtime.device', 'runtime.num_workers',
-                                      'runtime.log_every', 'base_dir'))]
-        if diffs:
-            raise ValueError(f'cannot resume {out}: the configuration differs from the '
-                             f"checkpoint's in {diffs[:8]}")
-        if ckpt['world_size'] != world:
-            raise ValueError(f'cannot resume {out}: it ran on {ckpt["world_size"]} processes, '
-                             f'this run has {world} (the data order would change)')
-
-    net = build_network(cfg)
-    params = configure_trainable(net, cfg.optim.heads_only)
-    net.to(dev)
-    geometry = Geometry.from_config(cfg.tracker_config,
-                                    probe_feature_size(net, cfg.tracker_config.crop))
-    amp = cfg.optim.amp and dev.type == 'cuda'
-    model = ClipModel(net, geometry, amp=amp).to(dev)
-    train_set, val_set = build_datasets(cfg, geometry)
-
-    steps_per_epoch = cfg.optim.samples_per_epoch // (cfg.optim.batch_size * world)
-    if steps_per_epoch < 1:
-        raise ValueError('optim.samples_per_epoch is smaller than one step of all processes')
-    total_steps = cfg.optim.epochs * steps_per_epoch
-    optimizer, scheduler = build_optimizer(params, cfg, total_steps)
-    scaler = torch.amp.GradScaler('cuda', enabled=amp)
-    step = 0
-    if ckpt is not None:
-        net.load_state_dict(ckpt['model'])
-        optimizer.load_state_dict(ckpt['optimizer'])
-        scheduler.load_state_dict(ckpt['scheduler'])
-        scaler.load_state_dict(ckpt['scaler'])
-        step = int(ckpt['step'])
-        _set_rng_state(ckpt['rng'][rank] if isinstance(ckpt['rng'], list) else ckpt['rng'])
-    stop_step = total_steps if max_steps is None else min(total_steps, int(max_steps))
-
-    ddp = model
-    if world > 1:
-        ddp = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[dev.index] if dev.type == 'cuda' else None)
-
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / 'config.yaml').write_text(yaml.safe_dump(cfg.as_dict(), sort_keys=False))
-    logger = _Logger(out, main, step, stop_step, progress)
-    history = json.loads((out / 'summary.json').read_text()).get('history', {}) \
-        if resume and (out / 'summary.json').is_file() else {}
-    history.setdefault('train', [])
-    history.setdefault('val', [])
-    if main:
-        log.info('training %d steps (%d per epoch, %d process(es), batch %d) on %s; %d of %d '
-                 'parameters trainable; feature map %d cells', stop_step - step, steps_per_epoch,
-                 world, cfg.optim.batch_size, dev, sum(p.numel() for p in params),
-                 sum(p.numel() for p in net.parameters()), geometry.feature_size)
-
-    def validate() -> None:
-        if val_set is not None and main:
-            values = evaluate(model, val_set, cfg.optim.batch_size, cfg.runtime.num_workers, dev)
-            logger.scalars('val', step, values)
-            history['val'].append(dict(step=step, **values))
-        if world > 1:
-            dist.barrier()
-
-    def checkpoint(epoch_done: int | None) -> None:
-        rng = _rng_state()
-        if world > 1:
-            gathered = [None] * world
-            dist.all_gather_object(gathered, rng)
-            rng = gathered
-        if not main:
-            return
-        state = {'format': CHECKPOINT_FORMAT, 'model': net.state_dict(),
-                 'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(),
-                 'scaler': scaler.state_dict(), 'step': step,
-                 'epoch': step // steps_per_epoch, 'rng': rng, 'config': cfg.as_dict(),
-                 'world_size': world}
-        save_checkpoint(out / 'checkpoints' / 'last.pt', state)
-        if epoch_done is not None and cfg.runtime.keep_checkpoints:
-            save_checkpoint(out / 'checkpoints' / f'epoch_{epoch_done:03d}.pt', state)
-            kept = sorted((out / 'checkpoints').glob('epoch_*.pt'))
-            for old in kept[:-cfg.runtime.keep_checkpoints]:
-                old.unlink()
-
-    if step == 0 and cfg.runtime.val_at_start:
-        validate()
-    start_time, start_step = time.time(), step
-    window: dict[str, list[float]] = {}
-    model.train()
-    base_sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True,
-                                      seed=seed, drop_last=True)
-    while step < stop_step:
-        epoch = step // steps_per_epoch
-        skip = (step - epoch * steps_per_epoch) * cfg.optim.batch_size
-        loader = DataLoader(train_set, batch_size=cfg.optim.batch_size,
-                            sampler=EpochSampler(base_sampler, epoch, skip), drop_last=True,
-                            num_workers=cfg.runtime.num_workers, worker_init_fn=worker_init,
-                            pin_memory=dev.type == 'cuda')
-        for batch in loader:
-            lr = optimizer.param_groups[0]['lr']
-            metrics = train_step(ddp, batch, optimizer, scheduler, scaler, params,
-                                 cfg.optim.grad_clip, dev)
-            step += 1
-            logger.advance()
-            for k, v in metrics.items():
-                window.setdefault(k, []).append(v)
-            window.setdefault('lr', []).append(lr)
-            if step % cfg.runtime.log_every == 0 or step == stop_step:
-                values = {k: (max(v) if k in ('peak_max', 'grad_norm') else
-                              sum(v) if k == 'skipped' else sum(v) / len(v))
-                          for k, v in window.items()}
-                values['lr'] = lr
-                values = _mean_over_ranks(values, dev, world)
-                logger.scalars('train', step, values, epoch=epoch)
-                history['train'].append(dict(step=step, **values))
-                window = {}
-            if step >= stop_step or step % steps_per_epoch == 0:
-                break
-        if step % steps_per_epoch == 0:
-            validate()
-            checkpoint(step // steps_per_epoch)
-        elif step >= stop_step:
-            checkpoint(None)
-    elapsed = time.time() - start_time
-
-    summary: dict[str, Any] = {}
-    if main:
-        heads_only = cfg.export.heads_only if cfg.export.heads_only is not None \
-            else cfg.optim.heads_only
-        train_hist = history['train']
-        weights = save_rar_weights(net, out / cfg.export.name, heads_only=heads_only, extra={
-            'steps': str(step), 'total_steps': str(total_steps),
-            'final_train_loss': f"{train_hist[-1]['loss']:.6g}" if train_hist else '',
-            'trained_with': 'python -m rar_tracking.train'})
-        summary = {'steps': step, 'total_steps': total_steps, 'steps_per_epoch': steps_per_epoch,
-                   'world_size': world, 'device': str(dev),
-                   'seconds': elapsed, 'seconds_per_step': elapsed / max(step - start_step, 1),
-                   'weights': str(weights), 'heads_only_export': heads_only,
-                   'history': history}
-        (out / 'summary.json').write_text(json.dumps(summary, indent=1))
-    logger.close()
-    if world > 1:
-        dist.barrier()
-    return summary
+    _seed_everything(cfg, dev)
+    ckpt = checkpoint_to_resume(cfg, out, resume, world)
+    run = _Run(cfg, out, rank, world, dev)
+    run.build()
+    run.restore(ckpt, max_steps)
+    run.open_outputs(resume, progress)
+    start_step = run.step
+    elapsed = run.run()
+    return run.finish(elapsed, start_step)

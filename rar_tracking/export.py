@@ -95,31 +95,36 @@ def _crops(frame: np.ndarray, center, side: float, out: int, n: int) -> torch.Te
 
 
 def time_backends(config: TrackerConfig, frames: list[np.ndarray], box,
-                  backends=('torch', 'onnxruntime'), repeats: int = 1) -> dict[str, dict]:
+                  backends=('torch', 'onnxruntime'), repeats: int = 3) -> dict[str, dict]:
     """Median milliseconds of ``initialize`` and ``track`` per backend on the same frames.
 
     ``config`` gives the network and threads (its backend is overridden; ONNX Runtime exports
-    on the fly unless ``config.onnx_model`` is set). Returns {backend: {'init_ms', 'track_ms',
-    'device', 'providers'}}. Both trackers run in this process, one after the other.
+    on the fly unless ``config.onnx_model`` is set). The backends take turns frame by frame, so
+    a load change on a shared machine affects them alike. Returns {backend: {'init_ms',
+    'track_ms', 'device', 'providers'}}.
     """
-    rows = {}
-    for backend in backends:
-        tracker = RARTracker(config.replace(backend=backend))
-        tracker.initialize(frames[0], box)  # warm-up
+    trackers = {b: RARTracker(config.replace(backend=b)) for b in backends}
+    for tracker in trackers.values():  # warm-up
+        tracker.initialize(frames[0], box)
         tracker.track(frames[1])
-        inits, tracks = [], []
-        for _ in range(repeats):
+    inits = {b: [] for b in backends}
+    tracks = {b: [] for b in backends}
+    for _ in range(repeats):
+        for name, tracker in trackers.items():
             start = time.perf_counter()
             tracker.initialize(frames[0], box)
-            inits.append(time.perf_counter() - start)
-            for frame in frames[1:]:
+            inits[name].append(time.perf_counter() - start)
+        for frame in frames[1:]:
+            for name, tracker in trackers.items():
                 start = time.perf_counter()
                 tracker.track(frame)
-                tracks.append(time.perf_counter() - start)
+                tracks[name].append(time.perf_counter() - start)
+    rows = {}
+    for name, tracker in trackers.items():
         providers = getattr(tracker.run_net, 'providers', ['torch'])
-        rows[backend] = {'init_ms': 1e3 * statistics.median(inits),
-                         'track_ms': 1e3 * statistics.median(tracks),
-                         'device': str(tracker.device), 'providers': ','.join(providers)}
+        rows[name] = {'init_ms': 1e3 * statistics.median(inits[name]),
+                      'track_ms': 1e3 * statistics.median(tracks[name]),
+                      'device': str(tracker.device), 'providers': ','.join(providers)}
     return rows
 
 
@@ -149,8 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.time:
         seq = make_sequence(args.time + 1, size=(640, 480), seed=0, target_size=(96, 80))
         rows = time_backends(config.replace(onnx_model=args.out), [seq.frame(i) for i in
-                             range(len(seq))], tuple(seq.gt[0]))
-        print(f'# 640x480, {args.time} frames, 1 CPU thread, torch {torch.__version__}')
+                             range(len(seq))], tuple(seq.gt[0]), repeats=1)
+        import onnxruntime
+        print(f'# 640x480, {args.time} frames, crop {config.crop}, 3 scales, 1 CPU thread, '
+              f'backends alternating frame by frame; torch {torch.__version__}, onnxruntime '
+              f'{onnxruntime.__version__}')
         for name, r in rows.items():
             print(f'{name:12s} {r["providers"]:22s} init {r["init_ms"]:7.1f} ms  '
                   f'track {r["track_ms"]:7.1f} ms')

@@ -112,6 +112,8 @@ def test_export_cli_writes_the_trackers_network(tmp_path, full_tracker, full_fil
     ({'feature_channels': 32}, 'feature_channels'),
     ({'profile': 'fast'}, 'profile'),
     ({'init_seed': 7}, 'init_seed'),
+    pytest.param({'memory_channels': 32}, 'memory_channels', marks=pytest.mark.skipif(
+        not hasattr(TrackerConfig, 'memory_channels'), reason='no memory_channels field yet')),
 ])
 def test_mismatching_file_is_refused_naming_the_key(full_file, change, key):
     config = SMALL.replace(backend='onnxruntime', onnx_model=full_file, **change)

@@ -48,8 +48,8 @@ STATE_NAMES = [f'{kind}{level}' for level in LEVELS for kind in ('h', 'c', 'hc')
 INPUT_NAMES = ['crops', *STATE_NAMES]
 OUTPUT_NAMES = ['phi', *[f'{name}_out' for name in STATE_NAMES]]
 # Keys compared between a file and the tracker, in the order a mismatch is reported.
-CHECKED_KEYS = ('format', 'trunk', 'profile', 'crop_size', 'feature_channels', 'weights',
-                'init_seed', 'parameters_sha256')
+CHECKED_KEYS = ('format', 'trunk', 'profile', 'crop_size', 'feature_channels',
+                'memory_channels', 'weights', 'init_seed', 'parameters_sha256')
 # Largest absolute difference between the ONNX Runtime (CPU) and torch outputs that the tests
 # accept for phi^a (unit mean energy per position) and the ConvLSTM states (values in (-1, 1)).
 TOLERANCE = 1e-4
@@ -106,6 +106,8 @@ def expected_metadata(net: nn.Module, config: TrackerConfig) -> dict[str, str]:
     return {
         'format': FORMAT, 'trunk': trunk, 'profile': config.profile,
         'crop_size': str(config.crop), 'feature_channels': str(config.feature_channels),
+        # the ConvLSTM width where the configuration has one apart from feature_channels
+        'memory_channels': str(getattr(config, 'memory', config.feature_channels)),
         'weights': f'sha256:{_file_sha256(config.weights)}' if config.weights else 'untrained',
         'init_seed': str(config.init_seed), 'parameters_sha256': parameters_sha256(net)}
 
@@ -358,13 +360,9 @@ def make_onnx_runner(net: nn.Module, config: TrackerConfig, device: torch.device
         raise OnnxModelError(f'onnx_model: {config.onnx_model} was not exported for this '
                              f'tracker configuration ({"; ".join(problems)}); export it again '
                              'with python -m rar_tracking.export and the same options')
-    shapes = {i.name: i.shape for i in session.get_inputs()}
-    initial = []
-    with torch.no_grad():
-        for level, module in zip(LEVELS, net.attention):
-            _, c, h, w = shapes[f'h{level}']
-            state = module.initial_state(torch.zeros(1, c, h, w, device=next(net.parameters()).device))
-            initial += [_shared_row(t, f'{kind}{level}')
-                        for kind, t in zip(('h', 'c', 'hc'), (state.h, state.c, state.hc))]
+    # the first frame's state, as the attention modules make it (shapes from the network itself)
+    param = next(net.parameters())
+    blank = torch.zeros(1, 3, config.crop, config.crop, device=param.device)
+    initial = [t.to('cpu', torch.float32).numpy() for t in _initial_state_tensors(net, blank)]
     return OnnxRunner(session, initial, device, config.onnx_model or '(exported on the fly)',
                       found)

@@ -73,7 +73,7 @@ def max_difference(tracker: RARTracker, runner, frames: list[np.ndarray], box) -
     states = None
     for i, frame in enumerate(frames):
         for n in ((1,) if i == 0 else (3, 9)):
-            crops = _crops(frame, (cx, cy), 2.5 * max(box[2], box[3]), side, n)
+            crops = _crops(frame, (cx, cy), 2.5 * max(box[2], box[3]), side, n).to(tracker.device)
             given = [s.expand(n) for s in states] if states is not None else None
             with torch.no_grad():
                 ref_phi, ref_states, _ = tracker.net(crops, given)
@@ -130,23 +130,27 @@ def time_backends(config: TrackerConfig, frames: list[np.ndarray], box,
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except RARError as exc:  # no onnx / onnxruntime, a network that does not export
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     config = TrackerConfig(**{name: getattr(args, name) for name in NETWORK_FIELDS},
                            device='cpu', cpu_threads=1)
     config.validate()
     torch.set_num_threads(1)
     tracker = RARTracker(config)
     start = time.perf_counter()
-    try:
-        meta = export_onnx(tracker.net, config, args.out, args.opset, args.exporter)
-    except RARError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
+    meta = export_onnx(tracker.net, config, args.out, args.opset, args.exporter)
     print(f'wrote {args.out} in {time.perf_counter() - start:.1f} s: '
           + ', '.join(f'{k}={v[:16] if k.endswith("sha256") else v}' for k, v in meta.items()))
     if args.check:
         seq = make_sequence(4, size=(640, 480), seed=0, target_size=(96, 80))
-        runner = make_onnx_runner(tracker.net, config.replace(onnx_model=args.out,
-                                                              backend='onnxruntime'), tracker.device)
+        onnx_config = config.replace(onnx_model=args.out, backend='onnxruntime')
+        runner = make_onnx_runner(tracker.net, onnx_config, tracker.device)
         worst = max_difference(tracker, runner, [seq.frame(i) for i in range(len(seq))],
                                tuple(seq.gt[0]))
         print(f'max |onnxruntime - torch|: phi {worst["phi"]:.2e}, states {worst["states"]:.2e} '

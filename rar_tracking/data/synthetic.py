@@ -9,6 +9,10 @@ pixels are. A sequence is deterministic for its arguments; frames are rendered o
 (well under 5 ms for 320x240).
 
 :class:`SyntheticStream` loops over such a sequence forever (ping-pong) for demos.
+:func:`make_sequence` is a few named steps (check, pick textures, paths, occluder,
+photometry); its random draws happen in a fixed order, so a seed always gives the same frames.
+May import: numpy, OpenCV, scikit-image (its shipped images), :mod:`rar_tracking.types` and
+:mod:`.sequences`.
 """
 from __future__ import annotations
 
@@ -190,6 +194,66 @@ def make_sequence(num_frames: int = 60, size: tuple[int, int] = (320, 240), seed
     """
     width, height = (int(v) for v in size)
     tw, th = (int(v) for v in target_size)
+    amp = _check_scene(num_frames, width, height, target_size, scale_change, occlusion,
+                       illumination, blur, speed, noise)
+    rng = np.random.default_rng(seed)  # every draw below, in this order, fixes the sequence
+    names = _pick_textures(rng)
+    background = _texture(names['background'], (width, height), rng, crop_fraction=(0.6, 1.0))
+    base_scale = 1.0 + scale_change
+    target_hi = _texture(names['target'],
+                         (int(round(tw * base_scale)), int(round(th * base_scale))), rng)
+
+    center = (width / 2, height / 2)
+    t = np.arange(num_frames)
+    scales = 1.0 + scale_change * np.sin(2 * math.pi * t / max(num_frames, 20)) \
+        if scale_change else np.ones(num_frames)
+    boxes = _moving_boxes(rng, center, amp, speed, (tw, th), scales)
+
+    distractor_patch = distractor_boxes = None
+    if distractor:  # same size, its own texture and path
+        distractor_patch = _texture(names['distractor'], (tw, th), rng)
+        distractor_boxes = _moving_boxes(rng, center, amp, speed, (tw, th), np.ones(num_frames))
+
+    occluded, occluder_patch, occluder_box = _occluder(boxes, occlusion, (width, height),
+                                                       names['occluder'], rng)
+    gains = (1.0 + illumination * np.sin(2 * math.pi * t / 60.0 + rng.uniform(0, 2 * math.pi))
+             if illumination else np.ones(num_frames))
+    noise_bank = None
+    if noise > 0:
+        amp_n = int(round(noise))
+        noise_bank = rng.integers(0, amp_n + 1, size=(4, 2, height, width, 3), dtype=np.uint8)
+
+    frames = SyntheticFrames(background=background, target=target_hi, target_boxes=boxes,
+                             distractor=distractor_patch, distractor_boxes=distractor_boxes,
+                             occluder=occluder_patch, occluder_box=occluder_box,
+                             occluded=occluded, gains=gains, blur=blur, noise=noise_bank)
+    gt = boxes.astype(np.float64)
+    gt[occluded] = np.nan
+    options = {'scale_change': scale_change, 'occlusion': occlusion, 'distractor': distractor,
+               'illumination': illumination, 'blur': blur, 'speed': speed,
+               'target_size': (tw, th), 'noise': noise}
+    meta = {'format': 'synthetic', 'seed': seed, 'textures': {
+        'background': names['background'], 'target': names['target'],
+        'distractor': names['distractor'] if distractor else None,
+        'occluder': names['occluder'] if occlusion is not None else None},
+        'options': options}
+    return Sequence(name or f'synthetic-{seed}', frames, gt, _scene_tags(options),
+                    (width, height), meta)
+
+
+def _moving_boxes(rng: np.random.Generator, center, amp, speed: float, size: tuple[int, int],
+                  scales: np.ndarray) -> np.ndarray:
+    """Integer boxes of an object of base ``size`` walking a random closed path at ``speed``
+    px/frame from a random phase, one per entry of ``scales``."""
+    path, arc = _lissajous_path(rng, center, amp)
+    centers = _walk(path, arc, rng.uniform(0, arc[-1]), speed, len(scales))
+    return _boxes(centers, size, scales)
+
+
+def _check_scene(num_frames, width, height, target_size, scale_change, occlusion, illumination,
+                 blur, speed, noise) -> tuple[float, float]:
+    """ValueError for arguments no scene fits; the amplitude (x, y) of the object's path."""
+    tw, th = (int(v) for v in target_size)
     if num_frames < 1:
         raise ValueError(f'num_frames must be >= 1, got {num_frames}')
     if not 0.0 <= scale_change < 1.0:
@@ -208,88 +272,49 @@ def make_sequence(num_frames: int = 60, size: tuple[int, int] = (320, 240), seed
         if not 1 <= first < stop <= num_frames:
             raise ValueError(f'occlusion must be (first, stop) with 1 <= first < stop <= '
                              f'num_frames, got {occlusion}')
+    return amp
 
-    rng = np.random.default_rng(seed)
-    # Target, background, distractor and occluder come from four different images; the
-    # target and the distractor from colour images, so that they differ from the background.
+
+def _pick_textures(rng: np.random.Generator) -> dict[str, str]:
+    """Target, background, distractor and occluder come from four different images; the
+    target and the distractor from colour images, so that they differ from the background."""
     def pick(pool, exclude):
         choices = [n for n in pool if n not in exclude]
         return choices[int(rng.integers(0, len(choices)))]
 
-    target_name = pick(_COLOR_IMAGES, ())
-    background_name = pick(_ALL_IMAGES, (target_name, 'moon'))
-    distractor_name = pick(_COLOR_IMAGES, (target_name, background_name))
-    occluder_name = pick(_ALL_IMAGES, (target_name, background_name, distractor_name))
+    target = pick(_COLOR_IMAGES, ())
+    background = pick(_ALL_IMAGES, (target, 'moon'))
+    distractor = pick(_COLOR_IMAGES, (target, background))
+    occluder = pick(_ALL_IMAGES, (target, background, distractor))
+    return {'target': target, 'background': background, 'distractor': distractor,
+            'occluder': occluder}
 
-    background = _texture(background_name, (width, height), rng, crop_fraction=(0.6, 1.0))
-    base_scale = 1.0 + scale_change
-    target_hi = _texture(target_name, (int(round(tw * base_scale)), int(round(th * base_scale))),
-                         rng)
 
-    center = (width / 2, height / 2)
-    path, arc = _lissajous_path(rng, center, amp)
-    centers = _walk(path, arc, rng.uniform(0, arc[-1]), speed, num_frames)
-    t = np.arange(num_frames)
-    period = max(num_frames, 20)
-    scales = 1.0 + scale_change * np.sin(2 * math.pi * t / period) if scale_change else \
-        np.ones(num_frames)
-    boxes = _boxes(centers, (tw, th), scales)
+def _occluder(boxes: np.ndarray, occlusion: tuple[int, int] | None, size: tuple[int, int],
+              texture: str, rng: np.random.Generator):
+    """(occluded per frame, occluder patch, occluder box): a patch covering every position
+    of the object while it is hidden, with a small margin; no patch without ``occlusion``."""
+    occluded = np.zeros(len(boxes), dtype=bool)
+    if occlusion is None:
+        return occluded, None, None
+    width, height = size
+    first, stop = (int(v) for v in occlusion)
+    occluded[first:stop] = True
+    hidden = boxes[first:stop]
+    margin = 3
+    x0 = max(0, int(hidden[:, 0].min()) - margin)
+    y0 = max(0, int(hidden[:, 1].min()) - margin)
+    x1 = min(width, int((hidden[:, 0] + hidden[:, 2]).max()) + margin)
+    y1 = min(height, int((hidden[:, 1] + hidden[:, 3]).max()) + margin)
+    return occluded, _texture(texture, (x1 - x0, y1 - y0), rng), (x0, y0, x1 - x0, y1 - y0)
 
-    distractor_patch = distractor_boxes = None
-    if distractor:
-        distractor_patch = _texture(distractor_name, (tw, th), rng)
-        dpath, darc = _lissajous_path(rng, center, amp)
-        dcenters = _walk(dpath, darc, rng.uniform(0, darc[-1]), speed, num_frames)
-        distractor_boxes = _boxes(dcenters, (tw, th), np.ones(num_frames))
 
-    occluded = np.zeros(num_frames, dtype=bool)
-    occluder_patch = occluder_box = None
-    if occlusion is not None:
-        first, stop = (int(v) for v in occlusion)
-        occluded[first:stop] = True
-        hidden = boxes[first:stop]
-        margin = 3
-        x0 = max(0, int(hidden[:, 0].min()) - margin)
-        y0 = max(0, int(hidden[:, 1].min()) - margin)
-        x1 = min(width, int((hidden[:, 0] + hidden[:, 2]).max()) + margin)
-        y1 = min(height, int((hidden[:, 1] + hidden[:, 3]).max()) + margin)
-        occluder_box = (x0, y0, x1 - x0, y1 - y0)
-        occluder_patch = _texture(occluder_name, (x1 - x0, y1 - y0), rng)
-
-    gains = (1.0 + illumination * np.sin(2 * math.pi * t / 60.0 + rng.uniform(0, 2 * math.pi))
-             if illumination else np.ones(num_frames))
-    noise_bank = None
-    if noise > 0:
-        amp_n = int(round(noise))
-        noise_bank = rng.integers(0, amp_n + 1, size=(4, 2, height, width, 3), dtype=np.uint8)
-
-    frames = SyntheticFrames(background=background, target=target_hi, target_boxes=boxes,
-                             distractor=distractor_patch, distractor_boxes=distractor_boxes,
-                             occluder=occluder_patch, occluder_box=occluder_box,
-                             occluded=occluded, gains=gains, blur=blur, noise=noise_bank)
-    gt = boxes.astype(np.float64)
-    gt[occluded] = np.nan
-    tags = []
-    if scale_change >= 0.1:
-        tags.append('scale-change')
-    if speed >= 8:
-        tags.append('fast-motion')
-    if occlusion is not None:
-        tags.append('occlusion')
-    if distractor:
-        tags.append('distractor')
-    if illumination >= 0.1:
-        tags.append('illumination')
-    if blur >= 1.0:
-        tags.append('blur')
-    meta = {'format': 'synthetic', 'seed': seed, 'textures': {
-        'background': background_name, 'target': target_name,
-        'distractor': distractor_name if distractor else None,
-        'occluder': occluder_name if occlusion is not None else None},
-        'options': {'scale_change': scale_change, 'occlusion': occlusion,
-                    'distractor': distractor, 'illumination': illumination, 'blur': blur,
-                    'speed': speed, 'target_size': (tw, th), 'noise': noise}}
-    return Sequence(name or f'synthetic-{seed}', frames, gt, tags, (width, height), meta)
+def _scene_tags(o: dict) -> list[str]:
+    """The attribute tags of a scene made with the options ``o`` of :func:`make_sequence`."""
+    checks = [('scale-change', o['scale_change'] >= 0.1), ('fast-motion', o['speed'] >= 8),
+              ('occlusion', o['occlusion'] is not None), ('distractor', o['distractor']),
+              ('illumination', o['illumination'] >= 0.1), ('blur', o['blur'] >= 1.0)]
+    return [tag for tag, present in checks if present]
 
 
 def make_suite(count: int, num_frames: int = 60, size: tuple[int, int] = (320, 240),

@@ -10,6 +10,7 @@ cv_bridge, and independent of cv_bridge's numpy ABI); any other encoding goes to
 when it is importable, and is rejected with :class:`UnsupportedEncodingError` otherwise.
 ``mono16`` is scaled to 8 bit by a fixed shift (``v >> 8``), never per frame, so the
 brightness the tracker sees does not jump between frames.
+May import: numpy, OpenCV, :mod:`rar_tracking.errors`; sensor_msgs and cv_bridge only lazily.
 """
 from __future__ import annotations
 

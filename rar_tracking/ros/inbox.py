@@ -6,6 +6,7 @@ is appended to a short ring of recent frames, which ``~/set_target`` and clicks 
 The tracker thread takes work with :meth:`Inbox.next_work`: commands first (set target, reset,
 configuration), then frames scheduled for catching up after a target was set on an older
 frame, then the pending frame. Nothing here grows without bound.
+May import: the standard library only.
 """
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ node-parameter overrides that non-empty launch arguments give.
 Kept out of the launch files so that they can be tested without ``launch`` (not on PyPI) and
 so that a missing optional tool is found before anything starts: a launch that fails while
 resolving rviz2 would stop after the tracker process started and leave it running.
+May import: the standard library; ament_index_python lazily (no launch, no rclpy).
 """
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ the ROS 2 lifecycle state machine (rclpy.lifecycle) instead of its constructor:
   again to go on.
 - cleanup: stops the tracker thread, destroys what configure created and frees the network
   (and the CUDA cache); shutdown does the same from any state.
+May import: rclpy (lifecycle) and this package's tracker_node and worker.
 """
 from __future__ import annotations
 

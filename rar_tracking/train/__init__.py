@@ -7,4 +7,9 @@
 - :mod:`.step`: one clip through the network and the correlation layer, and the loss of Eq. 12.
 - :mod:`.config`: the YAML training configuration.
 - :mod:`.loop`: SGD, schedule, mixed precision, checkpoints, resume, logging, DDP.
+  Its parts: :mod:`.checkpoints` (save, load, resume checks) and :mod:`.run_log`
+  (metrics.jsonl, TensorBoard, progress bar).
+
+The package may import torch, the model, :mod:`rar_tracking.data`, :mod:`rar_tracking.geometry`
+and :mod:`rar_tracking.imaging`; not :mod:`rar_tracking.tracker` and not ROS.
 """

@@ -10,6 +10,9 @@ Several GPUs on one machine (one process per GPU)::
         --config config/train_full.yaml --out runs/full
 
 Continue a stopped run with the same command plus ``--resume``. See docs/training.md.
+
+May import: the standard library at module level; this package and :mod:`rar_tracking.errors`,
+lazily, once the arguments are parsed (so that ``--help`` does not load torch).
 """
 from __future__ import annotations
 

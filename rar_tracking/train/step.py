@@ -13,6 +13,7 @@ For a batch of clips (template z, search frames x_1..x_T):
 Everything is differentiable (torch.fft), so the gradient reaches the attention, the
 refinement, the channel reduction and, unless frozen, the trunk. The network runs under
 autocast when ``amp`` is on (CUDA); the correlation layer always runs in float32.
+May import: torch, :mod:`rar_tracking.model` and :mod:`rar_tracking.geometry`.
 """
 from __future__ import annotations
 

@@ -112,6 +112,16 @@ def load_lasot(folder: str | os.PathLike, name: str | None = None,
                     meta={'format': 'lasot', 'path': str(folder)})
 
 
+def select_by_name(by_name: dict, names: Iterable[str], where: str) -> list:
+    """The items of ``by_name`` named in ``names``, in that order; SequenceError naming the
+    unknown ones (and the known ones) otherwise."""
+    names = list(names)
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise SequenceError(f'{where}: unknown sequence(s) {unknown}; known: {sorted(by_name)}')
+    return [by_name[n] for n in names]
+
+
 def _parse_size(text) -> tuple[int, int] | None:
     if not text:
         return None
@@ -137,14 +147,8 @@ def load_manifest(root: str | os.PathLike, names: Iterable[str] | None = None) -
         raise SequenceError(f'{manifest_path}: invalid JSON ({exc})') from None
     if isinstance(entries, dict):
         entries = entries.get('sequences', [])
-    by_name = {e['name']: e for e in entries}
     if names is not None:
-        names = list(names)
-        unknown = [n for n in names if n not in by_name]
-        if unknown:
-            raise SequenceError(f'{manifest_path}: unknown sequence(s) {unknown}; '
-                                f'known: {sorted(by_name)}')
-        entries = [by_name[n] for n in names]
+        entries = select_by_name({e['name']: e for e in entries}, names, str(manifest_path))
     return [_manifest_sequence(root, manifest_path, entry) for entry in entries]
 
 
@@ -220,9 +224,5 @@ def load_dataset(root: str | os.PathLike, names: Iterable[str] | None = None) ->
     if not sequences:
         raise SequenceError(f'{root}: no manifest.json and no sequence folders')
     if names is not None:
-        by_name = {s.name: s for s in sequences}
-        unknown = [n for n in names if n not in by_name]
-        if unknown:
-            raise SequenceError(f'{root}: unknown sequence(s) {unknown}; known: {sorted(by_name)}')
-        sequences = [by_name[n] for n in names]
+        sequences = select_by_name({s.name: s for s in sequences}, names, str(root))
     return sequences

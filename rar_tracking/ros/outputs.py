@@ -51,7 +51,8 @@ def tracked_target_msg(header, result: TrackResult, target_id: int, start, end,
 
 
 class NodeOutputs:
-    """The node's publishers: ``~/target``, ``~/debug_image``, ``/diagnostics``, ``~/detections``."""
+    """The node's publishers: ``~/target``, ``~/debug_image``, ``/diagnostics`` and
+    ``~/detections``."""
 
     def __init__(self, node, options: NodeOptions):
         self._options = options  # the node's live options (publish_debug_image may change)

@@ -7,10 +7,14 @@ Topics, services and parameters: docs/node.md.
 """
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
 
 from .ros.lifecycle import build_node
 from .ros.tracker_node import NODE_NAME, RARTrackerNode
@@ -18,27 +22,67 @@ from .ros.tracker_node import NODE_NAME, RARTrackerNode
 __all__ = ['NODE_NAME', 'RARTrackerNode', 'main']
 
 
-def main(args: list[str] | None = None) -> int:
-    """Run the node until Ctrl-C / SIGTERM; 1 when it cannot start (the reason is logged)."""
-    rclpy.init(args=args)
+class _Stop(BaseException):
+    """SIGINT or SIGTERM before the node was up (not an Exception: nothing may swallow it)."""
+
+
+def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
+    """Run the node until Ctrl-C / SIGTERM; 1 when it cannot start (the reason is logged).
+
+    The signals are handled here, not by rclpy: rclpy's handler shuts the context down first,
+    after which the node can no longer log its summary (the 'Failed to publish log message to
+    rosout' error). Here the order is: stop the tracker thread (waiting service calls are
+    answered) and the executor, log, destroy the node, shut the context down. With
+    ``fast_exit`` the process then ends at once (``os._exit`` after flushing): everything was
+    closed already, and the interpreter's own teardown of the loaded libraries took 2-3 s here,
+    longer than a supervisor should wait after SIGINT/SIGTERM.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    started = False
+
+    def on_signal(signum, frame):
+        stop.set()
+        if not started:
+            raise _Stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        node = build_node(args)  # plain, or managed with --lifecycle (ros/lifecycle.py)
-    except Exception as exc:  # bad parameter, weights file, ...: say why and exit non-zero
-        rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {exc}')
-        rclpy.try_shutdown()
-        return 1
+        try:
+            node = build_node(args)  # plain, or managed with --lifecycle (ros/lifecycle.py)
+            started = True
+        except _Stop:
+            rclpy.try_shutdown()
+            return 0
+        except Exception as exc:  # bad parameter, weights file, ...: say why and exit non-zero
+            rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {exc}')
+            rclpy.try_shutdown()
+            return 1
+        _spin_until(node, stop)
+        if fast_exit:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _spin_until(node: RARTrackerNode, stop: threading.Event) -> None:
     # Services wait for the tracker thread, so callbacks need more than one thread.
     executor = MultiThreadedExecutor(num_threads=4)
     executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, name='executor', daemon=True)
+    spinner.start()
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        while not stop.wait(0.2) and spinner.is_alive():
+            pass
     finally:
+        node.stop_worker()  # answers waiting service calls, so the executor can stop
         executor.shutdown(timeout_sec=1.0)
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
 
 
 if __name__ == '__main__':

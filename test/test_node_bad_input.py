@@ -149,15 +149,27 @@ def box_iou(msg, gt) -> float:
     return Box.from_center(msg.center_x, msg.center_y, msg.size_x, msg.size_y).iou(Box(*gt))
 
 
-def test_image_size_change_clears_the_target(session, sequence):
+def test_a_stray_frame_of_another_size_is_skipped_a_lasting_change_clears_the_target(
+        session, sequence, capfd):
+    # Issue 11, defect 3: one stray (or 1x1) frame must not end tracking.
     client = session.client
+    assert client.set_parameters(size_change_frames=2)[0].successful
     stamp = publish_and_buffer(session, sequence.frame(0))
     assert client.set_target(sequence.gt[0], stamp).success
     small = np.ascontiguousarray(sequence.frame(1)[::2, ::2])
+    stray = publish_and_buffer(session, np.zeros((1, 1, 3), np.uint8))
+    time.sleep(0.3)  # the tracker thread takes it before the next frame replaces it
+    msg = session.publish_and_wait(sequence.frame(1), client.now_ns())
+    assert msg is not None and msg.state == TrackState.TRACKING and msg.target_id == 1
+    assert not client.targets_for(stray)
+    assert 'frame skipped, target kept' in capfd.readouterr().err
     stamp = client.now_ns()
-    msg = session.publish_and_wait(small, stamp)
+    assert session.publish_and_wait(small, stamp, timeout=3.0) is None, 'one is skipped'
+    stamp = client.now_ns()
+    msg = session.publish_and_wait(small, stamp)  # the second in a row clears the target
     assert msg is not None and msg.state == TrackState.IDLE and msg.target_id == 1
     assert msg.size_x == 0.0
+    assert 'the target is cleared' in capfd.readouterr().err
     stamp = publish_and_buffer(session, small)
     time.sleep(0.5)
     assert not client.targets_for(stamp), 'nothing is tracked after the target was cleared'

@@ -77,6 +77,8 @@ def test_node_process_falls_back_to_cpu_serves_and_stops_on_sigint(module_ros_co
             pytest.fail(f'the node did not stop on SIGINT:\n{err[-3000:]}')
     assert proc.returncode == 0, err[-3000:]
     assert 'processed 2 of 2 frames' in err, err[-3000:]
+    # Issue 11, defect 8: the summary is logged before the context goes, not after.
+    assert 'Failed to publish log message to rosout' not in err, err[-3000:]
 
 
 @pytest.mark.parametrize('param,value,words', [

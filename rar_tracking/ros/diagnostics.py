@@ -25,6 +25,8 @@ class NodeStats:
         self.decode_errors = 0
         self.tracker_errors = 0
         self.repeated_stamps = 0  # images skipped: same stamp as the last tracked image
+        self.oversized_frames = 0  # images skipped: more than max_image_pixels
+        self.size_mismatches = 0  # images skipped: another size than the target's
         self.latency_ms: list[float] = []  # header.stamp -> processing end (ROS clock)
         self.node_latency_ms: list[float] = []  # receipt -> processing end (monotonic)
         self.inference_ms: list[float] = []
@@ -125,6 +127,9 @@ def tracker_status(name: str, period: dict, stats: NodeStats, inbox: Inbox, *,
         'decode_errors': stats.decode_errors,
         'tracker_errors': stats.tracker_errors,
         'repeated_stamps': stats.repeated_stamps,
+        'oversized_frames': stats.oversized_frames,
+        'size_mismatches': stats.size_mismatches,
+        'buffered_mb': f'{inbox.ring_bytes / 2**20:.1f}',
         'device': device,
         'requested_device': requested_device,
         'trunk': trunk,

@@ -17,16 +17,22 @@ from typing import Any
 from ..config import TrackerConfig
 
 
-def _opt(default, help: str, *, lo=None, hi=None, dynamic: bool = False, unit: str = ''):
+def _opt(default, help: str, *, lo=None, hi=None, dynamic: bool = False, unit: str = '',
+         choices: tuple | None = None):
     return field(default=default, metadata={
         'help': help, 'range': (lo, hi) if lo is not None else None,
-        'dynamic': dynamic, 'choices': None, 'unit': unit})
+        'dynamic': dynamic, 'choices': choices, 'unit': unit})
 
 
 @dataclass
 class NodeOptions:
     """Parameters of the node itself (topics, buffering, visualisation, timing)."""
 
+    image_reliability: str = _opt(
+        'best_effort', "QoS reliability of the image subscription: 'best_effort' (sensor data "
+        "QoS; receives from any camera) or 'reliable' (only from reliable publishers; large "
+        'images between processes then arrive whole: over best effort most 640x480 frames '
+        'were lost here, see docs/node.md)', choices=('best_effort', 'reliable'))
     use_compressed: bool = _opt(
         False, "subscribe to '<image>/compressed' (sensor_msgs/CompressedImage, image_transport "
         "naming) instead of 'image'")
@@ -35,7 +41,18 @@ class NodeOptions:
         'subscribers)', dynamic=True)
     frame_buffer_size: int = _opt(
         30, 'recent frames kept for ~/set_target and clicks by stamp (memory: this many '
-        'images)', lo=1, hi=300)
+        'images, at most frame_buffer_mb)', lo=1, hi=300)
+    frame_buffer_mb: int = _opt(
+        256, 'bound on the image data the recent-frame buffer holds; the oldest frames go '
+        'first (the newest is always kept)', lo=1, hi=65536, unit='MiB')
+    max_image_pixels: int = _opt(
+        4096 * 4096, 'larger images (width x height, or data longer than 8 bytes per pixel '
+        'of this) are skipped with a warning before they are buffered or decoded', lo=1,
+        hi=2**31 - 1, dynamic=True, unit='px')
+    size_change_frames: int = _opt(
+        5, 'consecutive processed images of another size than the target was set on before '
+        'the target is cleared; fewer are skipped with a warning and the target is kept',
+        lo=1, hi=1000, dynamic=True)
     max_catch_up_frames: int = _opt(
         30, 'after a target is set on an older frame, track at most this many buffered newer '
         'frames before returning to the newest (0: jump to the newest)', lo=0, hi=300,
@@ -48,6 +65,13 @@ class NodeOptions:
         hi=300.0, dynamic=True, unit='s')
     diagnostics_period: float = _opt(
         1.0, 'period of the /diagnostics status', lo=0.1, hi=60.0, unit='s')
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get('choices')
+            if choices and getattr(self, f.name) not in choices:
+                raise ValueError(f'{f.name}: {getattr(self, f.name)!r} is not one of '
+                                 f'{", ".join(choices)}')
 
     @classmethod
     def field_info(cls) -> dict[str, dict]:

@@ -12,8 +12,10 @@ Threading model (see docs/node.md):
   and counts as dropped: the queue never grows and the tracker always works on the newest image.
 - One tracker thread owns the :class:`RARTracker`: it decodes, tracks and publishes. Services,
   clicks and parameter changes reach it as commands, handled before the next frame.
-- Services run in a ReentrantCallbackGroup and wait (with a timeout) for the tracker thread,
-  so the node must be spun by a MultiThreadedExecutor (``rar_tracking.node.main`` does).
+- Services run in their own MutuallyExclusiveCallbackGroup and wait (with a timeout) for the
+  tracker thread, so they hold at most one executor thread; images and clicks have groups of
+  their own. The node must be spun by a MultiThreadedExecutor (``rar_tracking.node.main``
+  does).
 
 May import: rclpy, the ROS message packages, :mod:`rar_tracking.config`,
 :mod:`rar_tracking.errors`, :mod:`rar_tracking.types`, :mod:`rar_tracking.tracker` (lazily, the
@@ -27,9 +29,9 @@ from typing import Any, Callable
 
 from geometry_msgs.msg import Point, PointStamped
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 from std_srvs.srv import Trigger
 
@@ -47,6 +49,13 @@ from .stamps import format_stamp, stamp_to_ns
 from .worker import ConfigureCommand, ResetCommand, SetTargetCommand, TrackerWorker
 
 NODE_NAME = 'rar_tracker'
+#: Depth of the image subscription: deep enough that the callback sees every image of a
+#: camera while the executor is briefly busy, so each stamp reaches the ring (the tracker still
+#: takes only the newest; the callback itself is cheap).
+IMAGE_QUEUE_DEPTH = 10
+#: A set_target/click stamp up to this much newer than the newest received image is waited
+#: for (the request can overtake its image on the wire), at most this long [s].
+STAMP_WAIT_S = 1.0
 
 
 class RARTrackerNode(Node):
@@ -79,7 +88,8 @@ class RARTrackerNode(Node):
     # from its transitions instead of the constructor.
     def _create_processing(self) -> None:
         """The inbox, statistics, publishers and the tracker thread (not started yet)."""
-        self._inbox = Inbox(self._options.frame_buffer_size)
+        self._inbox = Inbox(self._options.frame_buffer_size,
+                            max_bytes=self._options.frame_buffer_mb * 2**20)
         self._stats = NodeStats()
         self._outputs = NodeOutputs(self, self._options)
         self._worker = TrackerWorker(self._tracker, self._inbox, self._stats, self._outputs,
@@ -114,10 +124,15 @@ class RARTrackerNode(Node):
 
     def _create_inputs(self) -> None:
         """Subscriptions, services, parameter callbacks and the diagnostics timer."""
+        # Three groups: a waiting service occupies at most one executor thread, so image
+        # callbacks (and clicks) always find one; concurrent calls queue in the middleware.
         io_group = MutuallyExclusiveCallbackGroup()
-        service_group = ReentrantCallbackGroup()
+        service_group = MutuallyExclusiveCallbackGroup()
+        click_group = MutuallyExclusiveCallbackGroup()
         image_qos = copy.copy(qos_profile_sensor_data)
-        image_qos.depth = 1
+        image_qos.depth = IMAGE_QUEUE_DEPTH
+        if self._options.image_reliability == 'reliable':
+            image_qos.reliability = ReliabilityPolicy.RELIABLE
         self._image_topic = self.resolve_topic_name('image')
         if self._options.use_compressed:
             # image_transport naming: <base topic>/compressed follows a remapped 'image'.
@@ -128,12 +143,14 @@ class RARTrackerNode(Node):
             self.create_subscription(Image, 'image', self._on_image, image_qos,
                                      callback_group=io_group)
         self.create_subscription(PointStamped, '~/click', self._on_click, 10,
-                                 callback_group=service_group)
+                                 callback_group=click_group)
         self.create_subscription(Point, '~/click_point', self._on_click_point, 10,
-                                 callback_group=service_group)
+                                 callback_group=click_group)
+        service_qos = QoSProfile(depth=100)  # concurrent callers wait in this queue
         self.create_service(SetTarget, '~/set_target', self._on_set_target,
+                            qos_profile=service_qos, callback_group=service_group)
+        self.create_service(Trigger, '~/reset', self._on_reset, qos_profile=service_qos,
                             callback_group=service_group)
-        self.create_service(Trigger, '~/reset', self._on_reset, callback_group=service_group)
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self.create_timer(self._options.diagnostics_period, self._publish_diagnostics)
@@ -154,6 +171,15 @@ class RARTrackerNode(Node):
 
     # ------------------------------------------------------------------ callbacks (executor)
     def _on_image(self, msg) -> None:
+        limit = self._options.max_image_pixels
+        pixels = getattr(msg, 'width', 0) * getattr(msg, 'height', 0)
+        if pixels > limit or len(msg.data) > 8 * limit:
+            self._stats.count('oversized_frames')
+            self.get_logger().warning(
+                f'image skipped: {getattr(msg, "width", "?")}x{getattr(msg, "height", "?")} '
+                f'with {len(msg.data)} bytes is larger than max_image_pixels = {limit} '
+                '(logged at most every 5 s)', throttle_duration_sec=5.0)
+            return
         self._inbox.put_frame(stamp_to_ns(msg.header.stamp), msg.header.frame_id, msg)
 
     def _on_set_target(self, request, response):
@@ -194,7 +220,7 @@ class RARTrackerNode(Node):
             return False, f'the box size must be positive, got {w} x {h}', 0
         if self._inbox.newest() is None:
             return False, f'no image received yet on {self._image_topic}', 0
-        frame = self._inbox.find(stamp_ns)
+        frame = self._find_frame(stamp_ns)
         if frame is None:
             return False, self._no_such_stamp(stamp_ns), 0
         if frame_id and frame.frame_id and frame_id != frame.frame_id:
@@ -212,6 +238,16 @@ class RARTrackerNode(Node):
                                    f'{self._options.init_timeout} s; request cancelled'), 0
         return command.success, command.message, command.target_id
 
+    def _find_frame(self, stamp_ns: int):
+        """The buffered frame with this stamp; waits briefly for one just newer than the newest
+        received image (the request overtook its image)."""
+        frame = self._inbox.find(stamp_ns)
+        newest = self._inbox.newest()
+        if frame is None and newest is not None and \
+                0 < stamp_ns - newest.stamp_ns <= STAMP_WAIT_S * 1e9:
+            frame = self._inbox.wait_for_stamp(stamp_ns, STAMP_WAIT_S)
+        return frame
+
     def _no_such_stamp(self, stamp_ns: int) -> str:
         stamps = self._inbox.buffered_stamps()
         shown = [format_stamp(s) for s in stamps]
@@ -224,12 +260,16 @@ class RARTrackerNode(Node):
     def _on_reset(self, request, response):
         command = ResetCommand('~/reset')
         self._inbox.post(command)
-        if command.done.wait(self._options.init_timeout):
-            response.success, response.message = True, command.message
-        else:
-            response.success = False
-            response.message = (f'the tracker thread did not answer within init_timeout = '
-                                f'{self._options.init_timeout} s; the reset stays queued')
+        if not command.done.wait(self._options.init_timeout):
+            with command.lock:
+                if not command.done.is_set():
+                    command.abandoned = True  # never applied later, over a newer target
+                    response.success = False
+                    response.message = (
+                        f'the tracker thread did not answer within init_timeout = '
+                        f'{self._options.init_timeout} s; reset cancelled, the target is kept')
+                    return response
+        response.success, response.message = command.success, command.message
         return response
 
     def _check_parameters(self, params) -> SetParametersResult:
@@ -283,7 +323,14 @@ class RARTrackerNode(Node):
         """One line with the measured rate and latency of the whole run."""
         return run_summary(self._stats, self._inbox)
 
+    def stop_worker(self) -> None:
+        """Stop the tracker thread; waiting service calls are answered. Idempotent."""
+        if self._worker is not None:
+            self._worker.stop(timeout=1.0)
+
     def destroy_node(self) -> None:
-        if self._worker is not None and self._worker.stop():
+        # Stop the tracker thread first (waiting requests are answered), while the context
+        # is still valid, so that the summary reaches the log and rosout.
+        if self._worker is not None and self._worker.stop(timeout=1.0):
             self.get_logger().info(self.summary())
         super().destroy_node()

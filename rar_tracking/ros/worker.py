@@ -58,6 +58,9 @@ class ResetCommand:
 
     reason: str
     done: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    abandoned: bool = False  # the requester stopped waiting: never applied
+    success: bool = True
     message: str = ''
 
 
@@ -88,6 +91,7 @@ class TrackerWorker:
         self._last_tracked_stamp = 0  # stamp of the newest image with a published result
         self._last_state = TrackState.IDLE
         self._last_error_log: dict = {}
+        self._size_mismatches = 0  # consecutive processed images of another size
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -101,9 +105,18 @@ class TrackerWorker:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Stop the thread; True when it had been started."""
+        """Stop the thread and answer the requests still queued; True when it had been
+        started. Waits at most ``timeout`` for the frame or command in progress (the first
+        time only)."""
+        if self._stop.is_set():
+            return self._thread is not None
         self._stop.set()
-        self._inbox.close()
+        for command in self._inbox.close():
+            if isinstance(command, SetTargetCommand):
+                command.finish(False, 'the node is shutting down')
+            elif isinstance(command, ResetCommand):
+                command.success, command.message = False, 'the node is shutting down'
+                command.done.set()
         thread = self._thread
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout=timeout)
@@ -145,13 +158,22 @@ class TrackerWorker:
 
     def _decode(self, frame: Frame) -> np.ndarray | None:
         try:
-            return msg_to_rgb(frame.msg)
+            rgb = msg_to_rgb(frame.msg)
         except ImageConversionError as exc:
             self._stats.count('decode_errors')
             key = (exc.kind, getattr(exc, 'encoding', None))
             self._error_every(key, f'cannot use image (stamp {format_stamp(frame.stamp_ns)}): '
                                    f'{exc} (logged at most every 5 s per kind of problem)')
             return None
+        if rgb.shape[0] * rgb.shape[1] > self._options.max_image_pixels:
+            # A compressed image's size is only known once decoded.
+            self._stats.count('oversized_frames')
+            self._error_every('oversized', (
+                f'image skipped (stamp {format_stamp(frame.stamp_ns)}): {rgb.shape[1]}x'
+                f'{rgb.shape[0]} is larger than max_image_pixels = '
+                f'{self._options.max_image_pixels} (logged at most every 5 s)'))
+            return None
+        return rgb
 
     # ------------------------------------------------------------------ frames
     def _process_frame(self, frame: Frame) -> None:
@@ -173,15 +195,33 @@ class TrackerWorker:
             return
         height, width = rgb.shape[:2]
         if (width, height) != self._target_size:
-            old = self._target_size
-            self._logger.warning(
-                f'image size changed from {old[0]}x{old[1]} to {width}x{height} while tracking '
-                f'target {self.target_id}: the target is cleared (state IDLE); set it again')
-            self._clear_target(header)
-            if self._outputs.want_debug():
-                self._outputs.publish_debug(rgb, header, None, self.target_id)
+            self._other_size(frame, rgb)
             return
+        self._size_mismatches = 0
         self._track(frame, rgb)
+
+    def _other_size(self, frame: Frame, rgb: np.ndarray) -> None:
+        """An image of another size than the target's: skipped (a stray frame), or, after
+        ``size_change_frames`` in a row, the end of the target (the camera changed)."""
+        self._size_mismatches += 1
+        (w0, h0), (h, w) = self._target_size, rgb.shape[:2]
+        limit = self._options.size_change_frames
+        header = frame.msg.header
+        if self._size_mismatches < limit:
+            self._stats.count('size_mismatches')
+            self._error_every('size', (
+                f'image stamp {format_stamp(frame.stamp_ns)} is {w}x{h}, target '
+                f'{self.target_id} was set on {w0}x{h0}: frame skipped, target kept '
+                f'({self._size_mismatches} in a row; the target is cleared after {limit}; '
+                'logged at most every 5 s)'))
+            return
+        self._logger.warning(
+            f'image size changed from {w0}x{h0} to {w}x{h} for {limit} processed images in a '
+            f'row while tracking target {self.target_id}: the target is cleared (state IDLE); '
+            'set it again')
+        self._clear_target(header)
+        if self._outputs.want_debug():
+            self._outputs.publish_debug(rgb, header, None, self.target_id)
 
     def _debug_without_target(self, frame: Frame, header) -> None:
         if self._outputs.want_debug():
@@ -201,6 +241,8 @@ class TrackerWorker:
                 'frame skipped, target kept', throttle_duration_sec=5.0)
             return
         inference_ms = (time.perf_counter() - t0) * 1e3
+        if self._stop.is_set():
+            return
         if not result.box.is_finite():
             self._stats.count('tracker_errors')
             self._logger.error(
@@ -253,6 +295,9 @@ class TrackerWorker:
             command.finish(False, reason)
             return
         inference_ms = (time.perf_counter() - t0) * 1e3
+        if self._stop.is_set():  # the node is going away: no log, no publishing
+            command.finish(False, 'the node is shutting down')
+            return
         if not self._commit_target(command, box, (width, height), previous):
             return
         self._inbox.take_dropped()  # count drops of this target only
@@ -276,6 +321,7 @@ class TrackerWorker:
             self.target_id = self._target_counter
             self.target_active = True
             self._target_size = size
+            self._size_mismatches = 0
             clipped = '' if box == command.box else ' (clipped to the image)'
             message = (f'target {self.target_id} set on image stamp '
                        f'{format_stamp(command.frame.stamp_ns)} ({size[0]}x{size[1]}) with box '
@@ -292,6 +338,14 @@ class TrackerWorker:
             self.target_active = False
 
     def _handle_reset(self, command: ResetCommand) -> None:
+        with command.lock:
+            if command.abandoned:
+                self._logger.warning(f'{command.reason}: the requester stopped waiting; the '
+                                     'reset is not applied')
+                return
+            self._apply_reset(command)
+
+    def _apply_reset(self, command: ResetCommand) -> None:
         had, target_id = self.target_active, self.target_id
         newest = self._inbox.newest()
         header = Header(stamp=self._clock.now().to_msg(),

@@ -5,10 +5,12 @@ cleanup, shutdown from every state, and ``rar_tracker_node --lifecycle --autosta
 process."""
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 import time
+import weakref
 
 import pytest
 
@@ -116,12 +118,16 @@ def test_transitions_through_the_lifecycle_services(module_ros_context, sequence
 
         # Cleanup: the network and the node's interfaces go; configure brings them back.
         assert m.change(Transition.TRANSITION_DEACTIVATE)
+        alive = weakref.ref(network)
+        del network
         assert m.change(Transition.TRANSITION_CLEANUP)
         assert m.state() == 'unconfigured'
         assert m.node._tracker is None
+        gc.collect()
+        assert alive() is None, 'the network is still referenced after cleanup'
         assert client.wait_for(lambda: not client.set_target_client.service_is_ready(), 10.0)
         assert m.change(Transition.TRANSITION_CONFIGURE)
-        assert m.node._tracker is not None and m.node._tracker is not network
+        assert m.node._tracker is not None
         assert m.node.get_parameter('crop_size').value == FAST_PARAMETERS['crop_size']
         assert m.change(Transition.TRANSITION_ACTIVATE)
         stamp = _publish_buffered(m, sequence.frame(5))

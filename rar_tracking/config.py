@@ -21,7 +21,7 @@ def _param(default, help: str, *, lo=None, hi=None, dynamic: bool = False,
 
 
 TRUNKS = ('auto', 'resnet50', 'resnet18', 'efficientnet_lite0')
-PROFILES = ('full', 'fast')
+PROFILES = ('full', 'fast', 'auto')
 BACKENDS = ('torch', 'onnxruntime')
 # What each profile sets when the corresponding field is left at 0 (see TrackerConfig.profile);
 # a memory width of 0 there means feature_channels.
@@ -59,7 +59,7 @@ class TrackerConfig:
         'full', "network layout: 'full' (the paper's: every trunk stage dilated to stride 8, "
         "crop 225) or 'fast' (trunk stages at their native strides 8/16/32, merged coarse to "
         "fine by the refinement with upsampling, crop 161; see docs/evaluation.md for the "
-        "measured trade-off)", choices=PROFILES)
+        "measured trade-off), or 'auto' (full on CUDA, fast on a CPU)", choices=PROFILES)
     backend: str = _param(
         'torch', "what runs the per-frame network: 'torch', or 'onnxruntime' (an exported ONNX "
         "file, see python -m rar_tracking.export)", choices=BACKENDS)
@@ -162,15 +162,26 @@ class TrackerConfig:
         if self.num_scales % 2 != 1:
             raise ValueError(f'num_scales: must be odd, got {self.num_scales}')
 
+    def resolved(self, device_type: str | None = None) -> 'TrackerConfig':
+        """This configuration with profile 'auto' made concrete: 'full' when the network runs
+        on CUDA, 'fast' on a CPU (``device_type`` 'cuda' or 'cpu'; by default what device
+        'auto' would pick). Other profiles are returned unchanged."""
+        if self.profile != 'auto':
+            return self
+        if device_type is None:
+            import torch
+            device_type = 'cuda' if torch.cuda.is_available() and self.device != 'cpu' else 'cpu'
+        return self.replace(profile='full' if device_type == 'cuda' else 'fast')
+
     @property
     def crop(self) -> int:
         """The crop side in use: ``crop_size``, or the profile's when it is 0."""
-        return self.crop_size or PROFILE_CROP_SIZE[self.profile]
+        return self.crop_size or PROFILE_CROP_SIZE[self.resolved().profile]
 
     @property
     def memory(self) -> int:
         """The ConvLSTM width in use: ``memory_channels``, or the profile's when it is 0."""
-        return (self.memory_channels or PROFILE_MEMORY_CHANNELS[self.profile]
+        return (self.memory_channels or PROFILE_MEMORY_CHANNELS[self.resolved().profile]
                 or self.feature_channels)
 
     def __post_init__(self) -> None:

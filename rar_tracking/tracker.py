@@ -83,6 +83,7 @@ class RARTracker:
         config.validate()
         torch.set_num_threads(config.cpu_threads)
         self.device = select_device(config.device)
+        self.config = config = config.resolved(self.device.type)  # profile 'auto' by device
         own_net = net is None
         if own_net:
             net = build_network(config)  # seeded from init_seed: the same network everywhere

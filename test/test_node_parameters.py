@@ -52,9 +52,9 @@ def test_invalid_values_are_named():
         parameters.split_values(dict(values, trunk='vgg'))
     with pytest.raises(ValueError, match='num_scales'):
         parameters.split_values(dict(values, num_scales=4))
-    config, options = parameters.split_values(dict(values, lost_threshold=0.5,
+    config, options = parameters.split_values(dict(values, lost_threshold=0.15,
                                                    click_box_size=10))
-    assert config.lost_threshold == 0.5 and options.click_box_size == 10
+    assert config.lost_threshold == 0.15 and options.click_box_size == 10
 
 
 def test_descriptors_of_a_real_node_loaded_from_the_shipped_yaml():
@@ -69,17 +69,17 @@ def test_descriptors_of_a_real_node_loaded_from_the_shipped_yaml():
     ros_context = rclpy.Context()
     rclpy.init(context=ros_context, args=[
         'test', '--ros-args', '--params-file', str(YAML_PATH), '-p', 'trunk:=efficientnet_lite0',
-        '-p', 'crop_size:=129', '-p', 'device:=cpu', '-p', 'lost_threshold:=0.25'])
+        '-p', 'crop_size:=129', '-p', 'device:=cpu', '-p', 'lost_threshold:=0.15'])
     node = RARTrackerNode(context=ros_context, namespace=f'/rar_param_test_{os.getpid()}')
     try:
         overridden = {'trunk': 'efficientnet_lite0', 'crop_size': 129, 'device': 'cpu',
-                      'lost_threshold': 0.25}
+                      'lost_threshold': 0.15}
         for f in all_fields():
             value = node.get_parameter(f.name).value
             assert value == overridden.get(f.name, f.default), f.name
             desc = node.describe_parameter(f.name)
             assert desc.description and desc.read_only == (not f.metadata['dynamic']), f.name
-        assert node._tracker.config.lost_threshold == 0.25
+        assert node._tracker.config.lost_threshold == 0.15
         assert node._tracker.config.crop_size == 129
 
         crop = node.describe_parameter('crop_size')

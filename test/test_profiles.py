@@ -93,3 +93,12 @@ def test_changing_the_search_area_while_tracking_learns_the_target_again():
     assert after.frame == before.frame and after.status == before.status
     result = tracker.track(seq.frame(4))
     assert result.box.iou(type(result.box)(*seq.gt[4])) > 0.5
+
+
+def test_auto_profile_follows_the_device():
+    config = TrackerConfig(trunk='efficientnet_lite0', device='cpu', profile='auto',
+                           feature_channels=16)
+    assert config.resolved('cuda').profile == 'full' and config.resolved('cpu').profile == 'fast'
+    assert config.crop == 161  # device cpu: what the tracker will run
+    tracker = RARTracker(config)
+    assert tracker.config.profile == 'fast' and tracker.net.trunk.strides == (8, 16, 32)

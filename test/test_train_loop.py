@@ -107,7 +107,9 @@ def test_checkpoint_and_exported_weights_reproduce_the_network(tmp_path):
         phi_file, states_file, _ = from_file(images)
         phi_track, _, _ = tracker.net(images)
         phi_untrained, _, _ = fresh()(images)
-        assert torch.equal(phi_ckpt, phi_file) and torch.equal(phi_ckpt, phi_track)
+        assert torch.equal(phi_ckpt, phi_file)
+        # the tracker folds the trunk's BatchNorm into its convolutions: equal to rounding
+        torch.testing.assert_close(phi_track, phi_ckpt, rtol=1e-4, atol=1e-4)
         assert torch.equal(phi_next, from_file(images, states_file)[0])
         assert (phi_ckpt - phi_untrained).abs().max() > 1e-4  # training changed something
 

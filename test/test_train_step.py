@@ -83,10 +83,11 @@ def test_filter_and_response_equal_the_trackers():
         fresh, _ = model.features(_image_tensor(search), None)
         fresh_peak = float(torch.fft.irfft2((w_hat * torch.fft.rfft2(fresh * model.window))
                                             .sum(1), s=fresh.shape[-2:]).max())
-    # Equal up to float32 rounding (measured 2e-7); a fresh attention state instead of the
-    # template's gives a different peak (measured 1.3e-4), so the state is really carried.
-    assert abs(float(out['response'].max()) - result.peak) < 2e-6
-    assert abs(fresh_peak - result.peak) > 2e-5
+    # Equal up to float32 rounding (measured 0 to 6e-8); a fresh attention state instead of the
+    # template's gives a different peak (measured 1.4e-5 with these heads), so the state is
+    # really carried.
+    assert abs(float(out['response'].max()) - result.peak) < 1e-6
+    assert abs(fresh_peak - result.peak) > 5e-6
 
 
 def test_gradients_reach_heads_and_trunk_conv3_to_conv5_only():

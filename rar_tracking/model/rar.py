@@ -120,6 +120,7 @@ def build_network(config: TrackerConfig) -> RARNet:
     training) builds the same network and a measurement can be repeated.
     """
     from .weights import load_rar_weights  # weights.py imports this module
+    config = config.resolved()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.init_seed)
         trunk = build_trunk(config.trunk, config.trunk_weights, config.allow_random_trunk,

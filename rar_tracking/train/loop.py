@@ -40,8 +40,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from ..device import select_device
 from ..geometry import Geometry, probe_feature_size
-from ..model.backbone import build_trunk
-from ..model.rar import RARNet
+from ..model.rar import RARNet, build_network as build_rar_network
 from ..model.weights import load_rar_weights, save_rar_weights
 from .checkpoints import (CHECKPOINT_FORMAT, checkpoint_to_resume, rng_state, save_checkpoint,
                           set_rng_state)
@@ -70,9 +69,7 @@ class LogLinearDecay:
 # ---------------------------------------------------------------------------- building
 def build_network(cfg: TrainConfig) -> RARNet:
     """The RARNet of the configuration (ImageNet trunk, optional starting weights)."""
-    tc = cfg.tracker_config
-    trunk = build_trunk(tc.trunk, tc.trunk_weights, tc.allow_random_trunk)
-    net = RARNet(trunk, tc.feature_channels)
+    net = build_rar_network(cfg.tracker_config.replace(weights=''))
     if cfg.init_weights:
         load_rar_weights(net, cfg.init_weights)
     return net.train()  # the trunk keeps its BatchNorm layers in eval mode (ImageNet statistics)
@@ -235,7 +232,8 @@ class _Run:
         self.params = configure_trainable(net, cfg.optim.heads_only)
         net.to(dev)
         self.geometry = Geometry.from_config(cfg.tracker_config,
-                                             probe_feature_size(net, cfg.tracker_config.crop))
+                                             probe_feature_size(net, cfg.tracker_config.crop),
+                                             net.output_stride)
         amp = cfg.optim.amp and dev.type == 'cuda'
         self.model = ClipModel(net, self.geometry, amp=amp).to(dev)
         self.train_set, self.val_set = build_datasets(cfg, self.geometry)

@@ -40,8 +40,9 @@ class NodeOptions:
         True, "draw box, state and confidence on '~/debug_image' (only while it has "
         'subscribers)', dynamic=True)
     frame_buffer_size: int = _opt(
-        30, 'recent frames kept for ~/set_target and clicks by stamp (memory: this many '
-        'images, at most frame_buffer_mb)', lo=1, hi=300)
+        60, 'recent frames kept for ~/set_target and clicks by stamp (memory: this many '
+        'images, at most frame_buffer_mb; 60 keeps the last 2 s of a 30 Hz camera)', lo=1,
+        hi=300)
     frame_buffer_mb: int = _opt(
         256, 'bound on the image data the recent-frame buffer holds; the oldest frames go '
         'first (the newest is always kept)', lo=1, hi=65536, unit='MiB')

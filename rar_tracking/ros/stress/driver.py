@@ -1,0 +1,193 @@
+"""The stress tool's side of the graph: an rclpy node that feeds and questions the tracker.
+
+:class:`Driver` publishes images (raw and compressed), clicks and ``/clock``, calls
+``~/set_target`` and ``~/reset`` (from as many client nodes as asked, for the storm), and
+records every TrackedTarget with its arrival time and the tracker's last diagnostics.
+:class:`Scene` is a moving target at camera resolution with its true boxes, pre-converted
+to Image messages so that publishing at 30 Hz costs little.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import rclpy
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Point, PointStamped
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.qos import QoSProfile
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+from std_srvs.srv import Trigger
+
+from rar_tracking_msgs.msg import TrackedTarget
+from rar_tracking_msgs.srv import SetTarget
+
+from ...data.synthetic import make_sequence
+from ..image_conversion import rgb_to_image_msg
+
+
+def ns_to_time(ns: int) -> Time:
+    return Time(sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
+
+
+def time_to_ns(t) -> int:
+    return int(t.sec) * 1_000_000_000 + int(t.nanosec)
+
+
+@dataclass
+class Result:
+    """One TrackedTarget as the driver received it."""
+
+    stamp_ns: int
+    received_ns: int  # driver clock (system time) at arrival
+    start_ns: int  # processing_start (node clock)
+    state: int
+    target_id: int
+    dropped: int
+    box: tuple
+
+
+class Scene:
+    """``count`` frames of a textured target moving over a background, cycled forever."""
+
+    def __init__(self, size=(640, 480), count: int = 60, seed: int = 0):
+        seq = make_sequence(count, size, seed=seed, speed=2.0, target_size=(64, 52))
+        self.size = size
+        self.count = count
+        self.gt = np.asarray(seq.gt, dtype=float)
+        self._msgs = [rgb_to_image_msg(seq.frame(i)) for i in range(count)]
+
+    def message(self, i: int, stamp_ns: int, frame_id: str = 'camera') -> Image:
+        msg = copy.copy(self._msgs[i % self.count])  # data is shared, header is new
+        msg.header = Header(stamp=ns_to_time(stamp_ns), frame_id=frame_id)
+        return msg
+
+    @staticmethod
+    def plain(width: int, height: int, stamp_ns: int, frame_id: str = 'camera') -> Image:
+        """A grey rgb8 image of any size (e.g. 1x1), for size changes."""
+        return rgb_to_image_msg(np.full((height, width, 3), 128, np.uint8),
+                                Header(stamp=ns_to_time(stamp_ns), frame_id=frame_id))
+
+    def box(self, i: int) -> tuple:
+        return tuple(float(v) for v in self.gt[i % self.count])
+
+
+class Driver:
+    """Publishers, service clients and recorders aimed at one tracker namespace."""
+
+    def __init__(self, namespace: str, clients: int = 1, context=None):
+        self.context = context
+        t = f'{namespace}/rar_tracker'
+        self.node = rclpy.create_node('rar_stress_driver', namespace=namespace, context=context)
+        node = self.node
+        self.image_pub = node.create_publisher(Image, 'image', QoSProfile(depth=10))
+        self.compressed_pub = node.create_publisher(CompressedImage, 'image/compressed',
+                                                    QoSProfile(depth=10))
+        self.click_pub = node.create_publisher(PointStamped, f'{t}/click', 10)
+        self.click_point_pub = node.create_publisher(Point, f'{t}/click_point', 10)
+        self.clock_pub = node.create_publisher(Clock, '/clock', 10)
+        self._lock = threading.Lock()
+        self.results: list[Result] = []
+        self.status: dict[str, str] = {}
+        self._status_name = f'{t}: tracker'
+        node.create_subscription(TrackedTarget, f'{t}/target', self._on_target, 1000)
+        node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 100)
+        self.client_nodes = [node] + [
+            rclpy.create_node(f'rar_stress_client_{i}', namespace=namespace, context=context)
+            for i in range(1, clients)]
+        self.set_target_clients = [n.create_client(SetTarget, f'{t}/set_target')
+                                   for n in self.client_nodes]
+        self.reset_clients = [n.create_client(Trigger, f'{t}/reset') for n in self.client_nodes]
+        self.executor = MultiThreadedExecutor(num_threads=4, context=context)
+        for n in self.client_nodes:
+            self.executor.add_node(n)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True,
+                                        name='stress-spin')
+        self._thread.start()
+
+    # ------------------------------------------------------------------ recording
+    def _on_target(self, msg: TrackedTarget) -> None:
+        r = Result(time_to_ns(msg.header.stamp), time.time_ns(),
+                   time_to_ns(msg.processing_start), int(msg.state), int(msg.target_id),
+                   int(msg.dropped_frames), (msg.center_x, msg.center_y, msg.size_x, msg.size_y))
+        with self._lock:
+            self.results.append(r)
+
+    def _on_diag(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name == self._status_name:
+                with self._lock:
+                    self.status = {kv.key: kv.value for kv in status.values}
+
+    def snapshot(self) -> list[Result]:
+        with self._lock:
+            return list(self.results)
+
+    def diagnostics(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self.status)
+
+    # ------------------------------------------------------------------ waiting and calling
+    @staticmethod
+    def wait_for(predicate, timeout: float, period: float = 0.02) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(period)
+        return bool(predicate())
+
+    def wait_ready(self, timeout: float) -> bool:
+        return self.wait_for(
+            lambda: self.image_pub.get_subscription_count() + self.compressed_pub
+            .get_subscription_count() > 0 and all(c.service_is_ready() for c in
+                                                   self.set_target_clients + self.reset_clients),
+            timeout, period=0.1)
+
+    @staticmethod
+    def call(client, request, timeout: float):
+        """The response, or None when none came within ``timeout`` (the call is lost)."""
+        future = client.call_async(request)
+        if not Driver.wait_for(future.done, timeout, period=0.005):
+            client.remove_pending_request(future)
+            return None
+        return future.result()
+
+    def set_target(self, box, stamp_ns: int = 0, frame_id: str = '', client: int = 0,
+                   timeout: float = 60.0, center: bool = False):
+        """Call ~/set_target with an (x, y, w, h) box (or (cx, cy, w, h) with center)."""
+        x, y, w, h = (float(v) for v in box)
+        request = SetTarget.Request()
+        request.header.stamp = ns_to_time(stamp_ns)
+        request.header.frame_id = frame_id
+        request.center_x, request.center_y = (x, y) if center else (x + w / 2.0, y + h / 2.0)
+        request.size_x, request.size_y = w, h
+        return self.call(self.set_target_clients[client], request, timeout)
+
+    def set_target_request(self, request, client: int = 0, timeout: float = 60.0):
+        return self.call(self.set_target_clients[client], request, timeout)
+
+    def reset(self, client: int = 0, timeout: float = 60.0):
+        return self.call(self.reset_clients[client], Trigger.Request(), timeout)
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    def publish_clock(self, ns: int) -> None:
+        self.clock_pub.publish(Clock(clock=ns_to_time(ns)))
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2.0)
+        self._thread.join(timeout=2.0)
+        for n in self.client_nodes:
+            n.destroy_node()
+
+
+def percentile(values, q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else float('nan')

@@ -160,8 +160,9 @@ def test_runtime_parameters_apply_and_read_only_ones_are_refused(session, sequen
     assert msg.state == TrackState.TRACKING
 
     # Every frame becomes a miss and a lost target is never found again.
-    results = client.set_parameters(lost_threshold=1.0, lost_frames=1, recover_threshold=1.0,
-                                    confidence_threshold=1.0)
+    # (set one by one, in an order that keeps lost <= recover <= confidence at every step)
+    results = client.set_parameters(confidence_threshold=1.0, recover_threshold=1.0,
+                                    lost_threshold=1.0, lost_frames=1)
     assert all(r.successful for r in results), [r.reason for r in results]
     states = [session.publish_and_wait(sequence.frame(i), client.now_ns()).state
               for i in (2, 3)]

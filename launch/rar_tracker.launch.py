@@ -165,8 +165,9 @@ def generate_launch_description():
             'rviz_config', default_value=PathJoinSubstitution([share, 'config', RVIZ_FILE]),
             description='rviz2 configuration'),
         DeclareLaunchArgument(
-            'camera_frame', default_value='camera',
+            'camera_frame', default_value='',
             description="rviz2's fixed frame: the frame_id of the camera's images (e.g. "
-                        'camera_color_optical_frame); empty: the rviz config\'s'),
+                        "camera_color_optical_frame); empty: the rviz config's (the shipped "
+                        "one says 'camera', the frame of rar_video_source)"),
         OpaqueFunction(function=_launch_setup),
     ])

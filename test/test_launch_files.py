@@ -233,7 +233,7 @@ def test_rviz_fixed_frame_follows_the_camera_frame():
     tracker = LaunchFile(TRACKER_LAUNCH)
     frame_arg = next(c for c in tracker.calls('DeclareLaunchArgument')
                      if c['_args'][0] == 'camera_frame')
-    assert frame_arg['default_value'] == fixed
+    assert frame_arg['default_value'] == ''  # empty: the config's own
     assert "'-f'" in tracker.source
     demo = LaunchFile(DEMO_LAUNCH)
     source_params = next(c for c in demo.calls('Node')

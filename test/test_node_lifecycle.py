@@ -19,6 +19,7 @@ pytest.importorskip('rar_tracking_msgs.msg')
 
 from lifecycle_msgs.msg import State, Transition  # noqa: E402
 from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
+from rcl_interfaces.msg import Log  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
 from rar_tracking.data.synthetic import make_sequence  # noqa: E402
@@ -75,6 +76,8 @@ def _publish_buffered(m: Managed, rgb) -> int:
 def test_transitions_through_the_lifecycle_services(module_ros_context, sequence):
     m = Managed(module_ros_context)
     client = m.client
+    logs = []
+    client.node.create_subscription(Log, '/rosout', logs.append, 100)
     try:
         assert m.state() == 'unconfigured'
         assert not client.wait_for(client.set_target_client.service_is_ready, 1.0)
@@ -87,6 +90,10 @@ def test_transitions_through_the_lifecycle_services(module_ros_context, sequence
         assert client.wait_for(client.set_target_client.service_is_ready, 10.0)
         inactive_stamp = client.now_ns()
         client.publish_rgb(sequence.frame(0), inactive_stamp)
+        # The node says why the image is not used (on /rosout, as ros2 launch shows it).
+        assert client.wait_for(lambda: any(
+            'image refused: the node is inactive' in log.msg and 'activate' in log.msg
+            for log in logs), 10.0)
         response = client.set_target(sequence.gt[0])
         assert not response.success
         assert 'inactive' in response.message and 'activate' in response.message

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
 import threading
 import time
 from typing import Any, Callable
@@ -43,6 +44,16 @@ def isolate_ros_domain() -> None:
     """Keep test traffic on this host and off the default domain (unless already chosen)."""
     os.environ.setdefault('ROS_DOMAIN_ID', str(10 + os.getpid() % 90))
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+
+
+def stop_process(proc, timeout: float = 20.0) -> None:
+    """SIGTERM a child process, SIGKILL it when it has not exited within ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def spin_in_thread(nodes, context=None, num_threads: int = 4):

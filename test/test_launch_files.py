@@ -303,7 +303,7 @@ def test_every_yaml_key_is_a_parameter_of_the_running_node():
     from rclpy.parameter import parameter_value_to_python
     from rclpy.parameter_client import AsyncParameterClient
 
-    from ros_helpers import FAST_PARAMETERS, isolate_ros_domain
+    from ros_helpers import FAST_PARAMETERS, isolate_ros_domain, stop_process
 
     isolate_ros_domain()
     expected = _yaml_parameters()
@@ -346,12 +346,7 @@ def test_every_yaml_key_is_a_parameter_of_the_running_node():
         executor.shutdown()
         node.destroy_node()
         ros_context.try_shutdown()
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 # ----------------------------------------------------------------------------- (b) launch

@@ -25,7 +25,8 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rar_tracking.data.synthetic import make_sequence  # noqa: E402
 from rar_tracking.ros.lifecycle import RARLifecycleTrackerNode  # noqa: E402
 from rar_tracking.types import TrackState  # noqa: E402
-from ros_helpers import FAST_PARAMETERS, TrackerClient, spin_in_thread  # noqa: E402
+from ros_helpers import (FAST_PARAMETERS, TrackerClient, spin_in_thread,  # noqa: E402
+                         stop_process)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 _count = iter(range(1, 1000))
@@ -211,12 +212,7 @@ def test_autostart_process_is_active(module_ros_context):
     finally:
         executor.shutdown(timeout_sec=2.0)
         client.destroy()
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_unknown_flag_is_refused():

@@ -9,8 +9,8 @@ pixels are. A sequence is deterministic for its arguments; frames are rendered o
 (well under 5 ms for 320x240).
 
 :class:`SyntheticStream` loops over such a sequence forever (ping-pong) for demos.
-:func:`make_sequence` is a few named steps (check, pick textures, paths, occluder,
-photometry); its random draws happen in a fixed order, so a seed always gives the same frames.
+:func:`make_sequence` is a few named steps (check, pick textures, moving boxes, occluder,
+tags); its random draws happen in a fixed order, so a seed always gives the same frames.
 May import: numpy, OpenCV, scikit-image (its shipped images), :mod:`rar_tracking.types` and
 :mod:`.sequences`.
 """

@@ -7,6 +7,7 @@ field metadata (help, range, dynamic, choices, unit), from which this module bui
 parameter table of ``docs/node.md``. Nothing is retyped: a new field appears everywhere.
 
 Only :func:`descriptor_for` and :func:`declare_all` need rclpy (imported lazily).
+May import: :mod:`rar_tracking.config`; rclpy and rcl_interfaces lazily.
 """
 from __future__ import annotations
 

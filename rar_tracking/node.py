@@ -12,14 +12,16 @@ import signal
 import sys
 import threading
 
-import rclpy
-from rclpy.executors import MultiThreadedExecutor
-from rclpy.signals import SignalHandlerOptions
-
-from .ros.lifecycle import build_node
-from .ros.tracker_node import NODE_NAME, RARTrackerNode
-
 __all__ = ['NODE_NAME', 'RARTrackerNode', 'main']
+
+
+def __getattr__(name: str):
+    # rclpy, torch and the node load inside main(), after the signal handlers are set, so that
+    # a SIGINT/SIGTERM while they load ends the process cleanly too.
+    if name in ('NODE_NAME', 'RARTrackerNode'):
+        from .ros import tracker_node
+        return getattr(tracker_node, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 class _Stop(BaseException):
@@ -37,7 +39,6 @@ def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
     closed already, and the interpreter's own teardown of the loaded libraries took 2-3 s here,
     longer than a supervisor should wait after SIGINT/SIGTERM.
     """
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
     started = False
 
@@ -47,15 +48,24 @@ def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
             raise _Stop()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    rclpy = None
     try:
         try:
+            import rclpy
+            from rclpy.signals import SignalHandlerOptions
+
+            from .ros.lifecycle import build_node
+            rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
             node = build_node(args)  # plain, or managed with --lifecycle (ros/lifecycle.py)
             started = True
-        except _Stop:
-            rclpy.try_shutdown()
+        except _Stop:  # stopped while loading: nothing to clean up but the context
+            if rclpy is not None:
+                rclpy.try_shutdown()
             return 0
         except Exception as exc:  # bad parameter, weights file, ...: say why and exit non-zero
-            rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {exc}')
+            if rclpy is None:
+                raise
+            rclpy.logging.get_logger('rar_tracker').fatal(f'cannot start: {exc}')
             rclpy.try_shutdown()
             return 1
         _spin_until(node, stop)
@@ -69,7 +79,10 @@ def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
             signal.signal(sig, handler)
 
 
-def _spin_until(node: RARTrackerNode, stop: threading.Event) -> None:
+def _spin_until(node, stop: threading.Event) -> None:
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+
     # Services wait for the tracker thread, so callbacks need more than one thread.
     executor = MultiThreadedExecutor(num_threads=4)
     executor.add_node(node)
@@ -79,8 +92,10 @@ def _spin_until(node: RARTrackerNode, stop: threading.Event) -> None:
         while not stop.wait(0.2) and spinner.is_alive():
             pass
     finally:
-        node.stop_worker()  # answers waiting service calls, so the executor can stop
-        executor.shutdown(timeout_sec=1.0)
+        node.stop_worker()  # answers waiting service calls, refuses new ones
+        # Not waiting for the executor's threads: a callback still inside may wait up to
+        # init_timeout; it is answered or dropped with the process.
+        executor.shutdown(timeout_sec=1.0, wait_for_threads=False)
         node.destroy_node()
         rclpy.try_shutdown()
 

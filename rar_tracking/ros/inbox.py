@@ -76,11 +76,15 @@ class Inbox:
             self._cond.notify_all()  # the tracker thread, and requests waiting for a stamp
             return frame
 
-    def post(self, command: Any) -> None:
-        """Queue a command for the tracker thread (handled before any frame)."""
+    def post(self, command: Any) -> bool:
+        """Queue a command for the tracker thread (handled before any frame); False once the
+        inbox is closed (the node is shutting down: nobody would take it)."""
         with self._cond:
+            if self._closed:
+                return False
             self._commands.append(command)
             self._cond.notify_all()
+            return True
 
     def find(self, stamp_ns: int) -> Frame | None:
         """The newest buffered frame with this stamp; stamp 0 means the newest frame."""

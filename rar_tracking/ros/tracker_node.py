@@ -227,7 +227,8 @@ class RARTrackerNode(Node):
             return False, (f"frame_id '{frame_id}' does not match the image's frame_id "
                            f"'{frame.frame_id}'"), 0
         command = SetTargetCommand(frame, box, source)
-        self._inbox.post(command)
+        if not self._inbox.post(command):
+            return False, 'the node is shutting down', 0
         if not wait:
             return True, 'queued', 0
         if not command.done.wait(self._options.init_timeout):
@@ -259,7 +260,9 @@ class RARTrackerNode(Node):
 
     def _on_reset(self, request, response):
         command = ResetCommand('~/reset')
-        self._inbox.post(command)
+        if not self._inbox.post(command):
+            response.success, response.message = False, 'the node is shutting down'
+            return response
         if not command.done.wait(self._options.init_timeout):
             with command.lock:
                 if not command.done.is_set():

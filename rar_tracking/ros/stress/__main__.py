@@ -123,7 +123,7 @@ def main_node_phases(args, context, params: dict, report: dict) -> None:
                                       warmup_s=args.warmup)
         report['main_alive'] = node.alive()
         node.stop(signal.SIGINT)
-        report['main_exit'] = {'signal': 'SIGINT', 'moment': 'after the soak (idle camera)',
+        report['main_exit'] = {'signal': 'SIGINT', 'moment': 'after the phases above',
                                'code': node.exit_code, 'seconds': round(node.exit_s, 2),
                                'bad_lines': node.bad_lines()[:3]}
     finally:

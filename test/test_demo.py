@@ -50,6 +50,7 @@ def test_demo_tracks_a_generated_scene_and_writes_its_outputs(tmp_path):
     assert summary['mean_iou'] > 0.4, summary
     assert summary['tracker']['device'] == 'cpu'
     assert summary['tracker']['trunk'] == 'efficientnet_lite0'
+    assert summary['tracker']['profile'] == 'fast (crop 129)'  # profile auto on a CPU
     assert summary['processing_rate_hz'] > 0 and summary['mean_latency_ms'] > 0
     assert 0.0 <= summary['mean_confidence'] <= 1.0
     assert 'mean IoU' in proc.stdout and 'processing rate' in proc.stdout

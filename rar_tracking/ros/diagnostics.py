@@ -103,7 +103,8 @@ def _level_and_message(period: dict, state: TrackState, target_id: int, image_to
 
 def tracker_status(name: str, period: dict, stats: NodeStats, inbox: Inbox, *,
                    state: TrackState, target_id: int, image_topic: str, device: str,
-                   requested_device: str, trunk: str, device_note: str) -> DiagnosticStatus:
+                   requested_device: str, trunk: str, device_note: str,
+                   profile: str = '') -> DiagnosticStatus:
     """The node's DiagnosticStatus for one period (``period`` from :meth:`take_period`)."""
     status = DiagnosticStatus()
     status.name = name
@@ -133,6 +134,7 @@ def tracker_status(name: str, period: dict, stats: NodeStats, inbox: Inbox, *,
         'device': device,
         'requested_device': requested_device,
         'trunk': trunk,
+        'profile': profile,
         'image_topic': image_topic,
     }
     status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]

@@ -159,6 +159,7 @@ class RARTrackerNode(Node):
     def _log_ready(self) -> None:
         self.get_logger().info(
             f'ready: tracking on {self._device_str()} with trunk {self._trunk_str()}, '
+            f'profile {self._profile_str()}, '
             f'listening on {self._image_topic}; set a target with '
             f'{self.resolve_service_name("~/set_target")} or a click on '
             f'{self.resolve_topic_name("~/click_point")}')
@@ -168,6 +169,11 @@ class RARTrackerNode(Node):
 
     def _trunk_str(self) -> str:
         return str(getattr(self._tracker, 'trunk_name', self._config.trunk))
+
+    def _profile_str(self) -> str:
+        """The profile the tracker runs ('auto' resolved by its device), and its crop."""
+        config = getattr(self._tracker, 'config', None) or self._config.resolved()
+        return f'{config.profile} (crop {config.crop})'
 
     # ------------------------------------------------------------------ callbacks (executor)
     def _on_image(self, msg) -> None:
@@ -318,7 +324,7 @@ class RARTrackerNode(Node):
             state=self._worker.state, target_id=self._worker.target_id,
             image_topic=self._image_topic, device=self._device_str(),
             requested_device=self._requested_device, trunk=self._trunk_str(),
-            device_note=self._device_note)
+            device_note=self._device_note, profile=self._profile_str())
         self._outputs.publish_diagnostics(status, self.get_clock().now().to_msg())
 
     # ------------------------------------------------------------------ shutdown

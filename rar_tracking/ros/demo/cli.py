@@ -22,7 +22,8 @@ def print_summary(s: dict) -> None:
     print('\n=== rar_tracking demo ===')
     pace = ('paced by the tracker, at most' if s['pace'] == 'tracker' else 'streamed at')
     print(f'input              {s["input"]}, {pace} {s["source_rate_hz"]:g} Hz')
-    print(f'tracker            trunk {s["tracker"]["trunk"]}, device {s["tracker"]["device"]}')
+    print(f'tracker            trunk {s["tracker"]["trunk"]}, profile '
+          f'{s["tracker"]["profile"]}, device {s["tracker"]["device"]}')
     print(f'frames             {s["frames_recorded"]} recorded, {s["frames_processed"]} tracked '
           f'after the first, {s["frames_dropped"]} dropped (tracker busy), '
           f'{s["frames_lost"]} LOST')

@@ -101,6 +101,8 @@ def _add_tracker_options(parser: argparse.ArgumentParser) -> None:
     trk.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda' (default: auto)")
     trk.add_argument('--trunk', default='efficientnet_lite0',
                      help='backbone trunk (default: %(default)s, fast on a CPU)')
+    trk.add_argument('--profile', default='auto', choices=('auto', 'full', 'fast'),
+                     help="network profile (default: auto: fast on a CPU, full on CUDA)")
     trk.add_argument('--weights', default='', help='trained RAR weights file')
     trk.add_argument('--params-file', type=Path, default=default_params_file(),
                      help='node parameters file (default: %(default)s)')
@@ -164,7 +166,7 @@ def tracker_parameters(a: argparse.Namespace) -> dict:
     """Parameters of the ``rar_tracker`` child on top of its parameters file."""
     # The held first frame is repeated until the target is set: catching up on those
     # copies would only cost time.
-    p = {'trunk': a.trunk, 'device': a.device, 'max_catch_up_frames': 0}
+    p = {'trunk': a.trunk, 'device': a.device, 'profile': a.profile, 'max_catch_up_frames': 0}
     if a.weights:
         p['weights'] = str(Path(a.weights).expanduser().resolve())
     p.update(dict(a.param))

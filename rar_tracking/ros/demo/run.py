@@ -316,6 +316,7 @@ class Demo:
             'input': describe_input(a),
             'tracker': {'trunk': self.node_info.get('trunk', a.trunk),
                         'device': self.node_info.get('device', a.device),
+                        'profile': self.node_info.get('profile', a.profile),
                         'weights': a.weights or None,
                         'parameters': tracker_parameters(a),
                         'params_file': str(a.params_file) if a.params_file else None},

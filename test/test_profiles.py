@@ -102,3 +102,18 @@ def test_auto_profile_follows_the_device():
     assert config.crop == 161  # device cpu: what the tracker will run
     tracker = RARTracker(config)
     assert tracker.config.profile == 'fast' and tracker.net.trunk.strides == (8, 16, 32)
+
+
+def test_weights_record_their_geometry_and_another_geometry_is_refused(tmp_path):
+    from rar_tracking.errors import WeightsError
+    from rar_tracking.model.weights import read_metadata, save_rar_weights
+    config = TrackerConfig(trunk='efficientnet_lite0', device='cpu', profile='fast',
+                           feature_channels=16)
+    path = save_rar_weights(build_network(config), tmp_path / 'w.safetensors', config=config)
+    meta = read_metadata(path)
+    assert meta['config.profile'] == "'fast'" and meta['config.crop'] == '161'
+    RARTracker(config.replace(weights=str(path)))  # the same geometry loads
+    with pytest.raises(WeightsError, match='search_area_factor'):
+        RARTracker(config.replace(weights=str(path), search_area_factor=4.0))
+    with pytest.raises(WeightsError, match='crop = 161.*crop = 129'):
+        RARTracker(config.replace(weights=str(path), crop_size=129))

@@ -127,5 +127,5 @@ def build_network(config: TrackerConfig) -> RARNet:
                             native_strides=config.profile == 'fast')
         net = RARNet(trunk, config.feature_channels, config.memory)
     if config.weights:
-        load_rar_weights(net, config.weights)
+        load_rar_weights(net, config.weights, config)
     return net

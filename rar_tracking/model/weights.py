@@ -1,6 +1,9 @@
 """Saving and loading RAR weights: safetensors (preferred) or ``torch.load(weights_only=True)``.
 
-A file records which trunk and width it was made for. ``load_rar_weights`` accepts a file with
+A file records which trunk and width it was made for and, when saved with the configuration
+it was trained with, every key the trained heads depend on (:data:`GEOMETRY_KEYS`: profile,
+memory width, crop, search area, label sigma, template window, context patches); loading it
+into a tracker whose configuration differs in one of them is refused, naming the key. ``load_rar_weights`` accepts a file with
 the head parameters only (reduction, attention, refinement: a few MB, what ships) or with the
 trunk too (after end-to-end training); any problem raises a WeightsError naming the file and
 what is wrong: missing, unreadable or hostile (a pickle that is not plain tensors), made for
@@ -19,6 +22,16 @@ from .backbone import load_state_dict_file
 from .rar import RARNet
 
 FORMAT = 'rar_tracking/1'
+# TrackerConfig keys that trained heads depend on: the network's layout and the crop and label
+# geometry of Eq. 10-12 they learnt with. (Thresholds, scales and learning rates do not.)
+GEOMETRY_KEYS = ('profile', 'memory', 'crop', 'search_area_factor', 'label_sigma',
+                 'template_window', 'num_context', 'context_offset')
+
+
+def geometry_metadata(config) -> dict[str, str]:
+    """The :data:`GEOMETRY_KEYS` of a (resolved) TrackerConfig, as metadata strings."""
+    config = config.resolved()
+    return {f'config.{k}': repr(getattr(config, k)) for k in GEOMETRY_KEYS}
 
 
 def _metadata(net: RARNet, heads_only: bool) -> dict[str, str]:
@@ -28,12 +41,18 @@ def _metadata(net: RARNet, heads_only: bool) -> dict[str, str]:
 
 
 def save_rar_weights(net: RARNet, path: str | os.PathLike, heads_only: bool = True,
-                     extra: dict[str, str] | None = None) -> Path:
-    """Write the network's weights; .safetensors gets the metadata in its header."""
+                     extra: dict[str, str] | None = None, config=None) -> Path:
+    """Write the network's weights; .safetensors gets the metadata in its header.
+
+    ``config``: the TrackerConfig the weights were trained with; its geometry keys are recorded
+    so that a tracker with another geometry refuses the file.
+    """
     path = Path(path)
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()
              if not (heads_only and k.startswith('trunk.'))}
     meta = dict(_metadata(net, heads_only), **(extra or {}))
+    if config is not None:
+        meta.update(geometry_metadata(config))
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == '.safetensors':
         from safetensors.torch import save_file
@@ -59,11 +78,21 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     return json.loads(bytes(raw.tolist()).decode()) if raw is not None else {}
 
 
-def load_rar_weights(net: RARNet, path: str | os.PathLike) -> dict[str, str]:
-    """Load weights saved by :func:`save_rar_weights` into ``net``; returns the metadata."""
+def load_rar_weights(net: RARNet, path: str | os.PathLike, config=None) -> dict[str, str]:
+    """Load weights saved by :func:`save_rar_weights` into ``net``; returns the metadata.
+
+    With ``config`` (the tracker's TrackerConfig), every geometry key the file records must
+    equal the configuration's, else a WeightsError names the key and both values.
+    """
     path = Path(path)
     state = load_state_dict_file(path)
     meta = read_metadata(path)
+    if config is not None:
+        for key, value in geometry_metadata(config).items():
+            if key in meta and meta[key] != value:
+                raise WeightsError(f'{path}: trained with {key[7:]} = {meta[key]}, this tracker '
+                                   f'has {key[7:]} = {value}; use a matching configuration or '
+                                   'weights made for this one')
     state.pop('__metadata__', None)
     expected = _metadata(net, heads_only=False)
     for key in ('trunk', 'channels'):

@@ -370,7 +370,7 @@ class _Run:
                                        heads_only=heads_only, extra={
                 'steps': str(self.step), 'total_steps': str(self.total_steps),
                 'final_train_loss': f"{train_hist[-1]['loss']:.6g}" if train_hist else '',
-                'trained_with': 'python -m rar_tracking.train'})
+                'trained_with': 'python -m rar_tracking.train'}, config=cfg.tracker_config)
             summary = {'steps': self.step, 'total_steps': self.total_steps,
                        'steps_per_epoch': self.steps_per_epoch, 'world_size': self.world,
                        'device': str(self.dev), 'seconds': elapsed,

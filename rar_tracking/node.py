@@ -4,6 +4,9 @@
         --params-file config/rar_tracker.yaml -r image:=/camera/image_raw
 
 Topics, services and parameters: docs/node.md.
+
+The node itself is :mod:`rar_tracking.ros` (this file only starts it). May import: the
+standard library at module level; rclpy and :mod:`rar_tracking.ros`, lazily, inside ``main``.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from rar_tracking_msgs.srv import SetTarget
 
-from .driver import ns_to_time
+from ..stamps import ns_to_stamp
 
 VALID_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8', 'mono16')
 OTHER_ENCODINGS = ('', 'RGB8', 'rgb16', 'bgr16', 'rgba16', 'mono', '8UC1', '8UC3', '16UC1',
@@ -54,7 +54,7 @@ def _header_stamp(msg, stamp_ns: int, rng) -> None:
         msg.header.stamp.sec = -int(rng.integers(1, 2**31 - 1))
         msg.header.stamp.nanosec = int(rng.integers(1_000_000_000, 2**32 - 1))
     else:
-        msg.header.stamp = ns_to_time(max(stamp_ns, 0) % (2**31 * 1_000_000_000))
+        msg.header.stamp = ns_to_stamp(max(stamp_ns, 0) % (2**31 * 1_000_000_000))
 
 
 def _frame_id(rng) -> str:

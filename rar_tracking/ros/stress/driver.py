@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import rclpy
-from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Point, PointStamped
 from rclpy.executors import MultiThreadedExecutor
@@ -30,14 +29,7 @@ from rar_tracking_msgs.srv import SetTarget
 
 from ...data.synthetic import make_sequence
 from ..image_conversion import rgb_to_image_msg
-
-
-def ns_to_time(ns: int) -> Time:
-    return Time(sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
-
-
-def time_to_ns(t) -> int:
-    return int(t.sec) * 1_000_000_000 + int(t.nanosec)
+from ..stamps import ns_to_stamp, stamp_to_ns
 
 
 @dataclass
@@ -65,14 +57,14 @@ class Scene:
 
     def message(self, i: int, stamp_ns: int, frame_id: str = 'camera') -> Image:
         msg = copy.copy(self._msgs[i % self.count])  # data is shared, header is new
-        msg.header = Header(stamp=ns_to_time(stamp_ns), frame_id=frame_id)
+        msg.header = Header(stamp=ns_to_stamp(stamp_ns), frame_id=frame_id)
         return msg
 
     @staticmethod
     def plain(width: int, height: int, stamp_ns: int, frame_id: str = 'camera') -> Image:
         """A grey rgb8 image of any size (e.g. 1x1), for size changes."""
         return rgb_to_image_msg(np.full((height, width, 3), 128, np.uint8),
-                                Header(stamp=ns_to_time(stamp_ns), frame_id=frame_id))
+                                Header(stamp=ns_to_stamp(stamp_ns), frame_id=frame_id))
 
     def box(self, i: int) -> tuple:
         return tuple(float(v) for v in self.gt[i % self.count])
@@ -113,8 +105,8 @@ class Driver:
 
     # ------------------------------------------------------------------ recording
     def _on_target(self, msg: TrackedTarget) -> None:
-        r = Result(time_to_ns(msg.header.stamp), time.time_ns(),
-                   time_to_ns(msg.processing_start), int(msg.state), int(msg.target_id),
+        r = Result(stamp_to_ns(msg.header.stamp), time.time_ns(),
+                   stamp_to_ns(msg.processing_start), int(msg.state), int(msg.target_id),
                    int(msg.dropped_frames), (msg.center_x, msg.center_y, msg.size_x, msg.size_y))
         with self._lock:
             self.results.append(r)
@@ -164,7 +156,7 @@ class Driver:
         """Call ~/set_target with an (x, y, w, h) box (or (cx, cy, w, h) with center)."""
         x, y, w, h = (float(v) for v in box)
         request = SetTarget.Request()
-        request.header.stamp = ns_to_time(stamp_ns)
+        request.header.stamp = ns_to_stamp(stamp_ns)
         request.header.frame_id = frame_id
         request.center_x, request.center_y = (x, y) if center else (x + w / 2.0, y + h / 2.0)
         request.size_x, request.size_y = w, h
@@ -180,7 +172,7 @@ class Driver:
         return time.time_ns()
 
     def publish_clock(self, ns: int) -> None:
-        self.clock_pub.publish(Clock(clock=ns_to_time(ns)))
+        self.clock_pub.publish(Clock(clock=ns_to_stamp(ns)))
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=2.0)

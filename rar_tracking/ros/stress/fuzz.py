@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 
+from ..stamps import stamp_to_ns
 from .cases import click_case, compressed_case, image_case, set_target_case
-from .driver import Driver, time_to_ns
+from .driver import Driver
 
 #: Shares of the fuzzed messages.
 IMAGE_SHARE, SERVICE_SHARE, CLICK_SHARE = 0.55, 0.2, 0.1  # the rest: CompressedImage
@@ -53,7 +54,7 @@ def _fuzz_raw(driver: Driver, scene, rng, n_images: int, n_service: int, n_click
             msg = image_case(rng, now, recent)
             driver.image_pub.publish(msg)
             images += 1
-            recent = (recent + [time_to_ns(msg.header.stamp)])[-20:]
+            recent = (recent + [stamp_to_ns(msg.header.stamp)])[-20:]
             if images % 50 == 0:  # make the node decode exactly this one
                 _count_answer(driver.set_target_request(_probe(msg), timeout=60.0), counts)
                 counts['probes'] += 1
@@ -149,7 +150,7 @@ def _fuzz_compressed(driver: Driver, scene, rng, n: int, counts: dict, rate_hz: 
     for i in range(n):
         msg = compressed_case(rng, driver.now_ns(), recent)
         driver.compressed_pub.publish(msg)
-        recent = (recent + [time_to_ns(msg.header.stamp)])[-20:]
+        recent = (recent + [stamp_to_ns(msg.header.stamp)])[-20:]
         counts['compressed'] += 1
         if (i + 1) % 50 == 0:
             _count_answer(driver.set_target_request(_probe(msg), timeout=60.0), counts)

@@ -264,7 +264,7 @@ def test_crop_offset_is_where_the_target_is_in_the_crop(shift, scale):
     mask = crop.image[:, :, 0].astype(float) / 255.0
     ys, xs = np.mgrid[0:97, 0:97] + 0.5
     cy, cx = (mask * ys).sum() / mask.sum(), (mask * xs).sum() / mask.sum()
-    cells = GEOMETRY.feature_size / GEOMETRY.crop_size
+    cells = 1.0 / GEOMETRY.stride  # one cell is the network's stride: 8 crop pixels
     assert crop.offset[0] == pytest.approx((cy - 97 / 2) * cells, abs=0.05)
     assert crop.offset[1] == pytest.approx((cx - 97 / 2) * cells, abs=0.05)
     assert crop.side == pytest.approx(3.0 * math.sqrt(40 * 30) * scale)

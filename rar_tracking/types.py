@@ -5,6 +5,8 @@ import enum
 import math
 from dataclasses import dataclass, field
 
+from .boxes import iou
+
 
 class TrackState(enum.IntEnum):
     """Tracker state; the values equal the constants of rar_tracking_msgs/TrackedTarget."""
@@ -56,12 +58,8 @@ class Box:
         return all(math.isfinite(v) for v in self.as_tuple())
 
     def iou(self, other: 'Box') -> float:
-        """Intersection over union with another box (0 when either is empty)."""
-        ix = max(0.0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
-        iy = max(0.0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
-        inter = ix * iy
-        union = self.area + other.area - inter
-        return inter / union if union > 0 else 0.0
+        """Intersection over union with another box (0 when either is empty or not finite)."""
+        return float(iou(self.as_tuple(), other.as_tuple())[0])
 
 
 @dataclass

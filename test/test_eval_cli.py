@@ -140,3 +140,29 @@ def test_cli_rar_setup_errors_exit_2(tmp_path, capsys):
         assert main(common + ['--trackers', 'rar:efficientnet_lite0', '--device', 'cuda']) == 2
         assert 'DeviceError' in capsys.readouterr().err
     assert not (tmp_path / 'o' / 'results.json').exists()
+
+
+def _write_otb_folder(folder, seq):
+    import cv2
+    (folder / 'img').mkdir(parents=True)
+    for i in range(len(seq)):
+        cv2.imwrite(str(folder / 'img' / f'{i + 1:04d}.png'),
+                    cv2.cvtColor(seq.frame(i), cv2.COLOR_RGB2BGR))
+    np.savetxt(folder / 'groundtruth_rect.txt', seq.gt, fmt='%d', delimiter='\t')
+
+
+def test_several_data_folders_in_one_run(tmp_path):
+    """--data repeats: the sequences of every folder in one table; a name in two is refused."""
+    from rar_tracking.data import make_sequence
+    for folder, seed in (('a', 1), ('b', 2)):
+        _write_otb_folder(tmp_path / folder / f'seq_{folder}',
+                          make_sequence(6, seed=seed, name=f'seq_{folder}'))
+    out = tmp_path / 'out'
+    assert main(['--data', str(tmp_path / 'a'), '--data', str(tmp_path / 'b'),
+                 '--trackers', 'kcf', '--out', str(out), '--no-plots', '--quiet']) == 0
+    doc = json.loads((out / 'results.json').read_text())
+    assert [s['name'] for s in doc['sequences']] == ['seq_a', 'seq_b']
+    assert set(doc['results']['KCF']['sequences']) == {'seq_a', 'seq_b'}
+    with pytest.raises(SystemExit):
+        main(['--data', str(tmp_path / 'a'), '--data', str(tmp_path / 'a'),
+              '--trackers', 'kcf', '--out', str(out), '--no-plots', '--quiet'])

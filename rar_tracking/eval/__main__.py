@@ -23,8 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog='python -m rar_tracking.eval',
         description='One-pass evaluation (OTB protocol) of RAR and OpenCV trackers.')
     src = p.add_argument_group('data')
-    src.add_argument('--data', help='a folder with manifest.json (../shared/data/tracking), '
-                     'a folder of OTB/VOT/GOT-10k/LaSOT sequence folders, or one sequence')
+    src.add_argument('--data', action='append', default=[],
+                     help='a folder with manifest.json (../shared/data/tracking), a folder of '
+                     'OTB/VOT/GOT-10k/LaSOT sequence folders, or one sequence; repeat it to '
+                     'evaluate several folders in one run (names must not repeat)')
     src.add_argument('--synthetic', type=int, metavar='N', default=0,
                      help='evaluate on N generated sequences instead (or as well)')
     src.add_argument('--synthetic-frames', type=int, default=60, metavar='N',
@@ -53,18 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_sequences(args, parser):
-    from ..data.layouts import load_dataset
+    from ..data.layouts import load_dataset, select_by_name
     from ..data.sequences import SequenceError
     from ..data.synthetic import make_suite
 
     names = [n.strip() for n in args.sequences.split(',') if n.strip()] if args.sequences \
         else None
     sequences = []
-    if args.data:
-        if not Path(args.data).exists():
-            parser.error(f'--data {args.data}: no such folder')
+    for folder in args.data:
+        if not Path(folder).exists():
+            parser.error(f'--data {folder}: no such folder')
         try:
-            sequences += load_dataset(args.data, None)
+            sequences += load_dataset(folder, None)
         except SequenceError as exc:
             parser.error(str(exc))
     if args.synthetic:
@@ -73,12 +75,15 @@ def _load_sequences(args, parser):
         sequences += make_suite(args.synthetic, args.synthetic_frames, seed=args.seed)
     if not args.data and not args.synthetic:
         parser.error('give --data PATH and/or --synthetic N')
+    seen = [s.name for s in sequences]
+    repeated = sorted({n for n in seen if seen.count(n) > 1})
+    if repeated:
+        parser.error(f'sequence name(s) {repeated} occur in more than one --data folder')
     if names is not None:
-        by_name = {s.name: s for s in sequences}
-        unknown = [n for n in names if n not in by_name]
-        if unknown:
-            parser.error(f'unknown sequence(s) {unknown}; known: {sorted(by_name)}')
-        sequences = [by_name[n] for n in names]
+        try:
+            sequences = select_by_name({s.name: s for s in sequences}, names, '--sequences')
+        except SequenceError as exc:
+            parser.error(str(exc))
     if args.max_frames is not None:
         if args.max_frames < 2:
             parser.error('--max-frames must be >= 2')
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(records)
     settings = {'command': ' '.join(['python -m rar_tracking.eval'] + list(
         argv if argv is not None else sys.argv[1:])),
-        'data': str(Path(args.data).resolve()) if args.data else None,
+        'data': [str(Path(d).resolve()) for d in args.data] or None,
         'synthetic': args.synthetic, 'synthetic_frames': args.synthetic_frames,
         'seed': args.seed, 'max_frames': args.max_frames, 'sequences': args.sequences,
         'trackers': specs, 'device': args.device, 'threads': args.threads,

@@ -25,43 +25,13 @@ from typing import Iterable
 
 import numpy as np
 
+from ..boxes import as_boxes as _as_boxes, iou, valid_boxes as _valid
+
 SUCCESS_THRESHOLDS = np.linspace(0.0, 1.0, 21)
 PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64)
 NORM_PRECISION_THRESHOLDS = np.linspace(0.0, 0.5, 51)
 PRECISION_AT = 20.0
 NORM_PRECISION_AT = 0.2
-
-
-def _as_boxes(boxes) -> np.ndarray:
-    boxes = np.asarray(boxes, dtype=np.float64)
-    if boxes.ndim == 1:
-        boxes = boxes[None]
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f'boxes must be N x 4 (x, y, w, h), got shape {boxes.shape}')
-    return boxes
-
-
-def _valid(boxes: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid='ignore'):
-        return np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
-
-
-def iou(pred, gt) -> np.ndarray:
-    """Per-row IoU of N x 4 boxes; 0 where either box is invalid (NaN, no area)."""
-    p, g = _as_boxes(pred), _as_boxes(gt)
-    if p.shape != g.shape:
-        raise ValueError(f'{len(p)} predicted boxes for {len(g)} ground-truth rows')
-    ok = _valid(p) & _valid(g)
-    out = np.zeros(len(p))
-    p, g = p[ok], g[ok]
-    ix = np.clip(np.minimum(p[:, 0] + p[:, 2], g[:, 0] + g[:, 2]) - np.maximum(p[:, 0], g[:, 0]),
-                 0, None)
-    iy = np.clip(np.minimum(p[:, 1] + p[:, 3], g[:, 1] + g[:, 3]) - np.maximum(p[:, 1], g[:, 1]),
-                 0, None)
-    inter = ix * iy
-    union = p[:, 2] * p[:, 3] + g[:, 2] * g[:, 3] - inter
-    out[ok] = inter / union
-    return out
 
 
 def center_error(pred, gt, normalized: bool = False) -> np.ndarray:

@@ -168,10 +168,11 @@ class TrackerWorker:
         if rgb.shape[0] * rgb.shape[1] > self._options.max_image_pixels:
             # A compressed image's size is only known once decoded.
             self._stats.count('oversized_frames')
-            self._error_every('oversized', (
+            self._logger.warning(
                 f'image skipped (stamp {format_stamp(frame.stamp_ns)}): {rgb.shape[1]}x'
                 f'{rgb.shape[0]} is larger than max_image_pixels = '
-                f'{self._options.max_image_pixels} (logged at most every 5 s)'))
+                f'{self._options.max_image_pixels} (logged at most every 5 s)',
+                throttle_duration_sec=5.0)
             return None
         return rgb
 
@@ -209,11 +210,11 @@ class TrackerWorker:
         header = frame.msg.header
         if self._size_mismatches < limit:
             self._stats.count('size_mismatches')
-            self._error_every('size', (
+            self._logger.warning(
                 f'image stamp {format_stamp(frame.stamp_ns)} is {w}x{h}, target '
                 f'{self.target_id} was set on {w0}x{h0}: frame skipped, target kept '
                 f'({self._size_mismatches} in a row; the target is cleared after {limit}; '
-                'logged at most every 5 s)'))
+                'logged at most every 5 s)', throttle_duration_sec=5.0)
             return
         self._logger.warning(
             f'image size changed from {w0}x{h0} to {w}x{h} for {limit} processed images in a '

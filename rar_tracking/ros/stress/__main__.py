@@ -81,6 +81,11 @@ def versions() -> str:
             f"RMW {os.environ.get('RMW_IMPLEMENTATION', 'default')}")
 
 
+def progress(text: str) -> None:
+    """One line on stderr: where a long run is."""
+    print(f'[stress {time.strftime("%H:%M:%S")}] {text}', file=sys.stderr, flush=True)
+
+
 def main_node_phases(args, context, params: dict, report: dict) -> None:
     """Fuzz, storm and soak on one node, then SIGINT; results go into ``report``."""
     from .driver import Driver, Scene
@@ -99,6 +104,7 @@ def main_node_phases(args, context, params: dict, report: dict) -> None:
             return
         report['startup_s'] = round(time.monotonic() - t0, 1)
         if args.fuzz:
+            progress(f'fuzz: {args.fuzz} messages')
             cnode = cdriver = None
             if not args.no_compressed:
                 cnode = NodeProcess(args.node_cmd, dict(params, use_compressed='true'), 'comp')
@@ -115,10 +121,12 @@ def main_node_phases(args, context, params: dict, report: dict) -> None:
                     cdriver.close()
             time.sleep(1.5)
         if args.storm:
+            progress(f'storm: {args.storm} calls from {args.clients} clients')
             report['storm'] = run_storm(node, driver, scene, args.storm, args.clients,
                                         args.seed)
             time.sleep(1.0)
         if args.minutes > 0:
+            progress(f'soak: {args.minutes} min at {args.rate} Hz')
             report['soak'] = run_soak(node, driver, scene, args.minutes, args.seed, args.rate,
                                       warmup_s=args.warmup)
         report['main_alive'] = node.alive()
@@ -155,6 +163,7 @@ def run(args) -> dict:
         phases.append(('weights_faults', lambda: run_weights_faults(args.node_cmd, params)))
     try:
         for name, phase in phases:
+            progress(f'{name}')
             try:
                 result = phase()
             except Exception as exc:  # a broken phase is reported, the others still run

@@ -17,7 +17,9 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Point, PointStamped
+from rcl_interfaces.srv import SetParameters
 from rclpy.executors import MultiThreadedExecutor
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
@@ -96,6 +98,7 @@ class Driver:
         self.set_target_clients = [n.create_client(SetTarget, f'{t}/set_target')
                                    for n in self.client_nodes]
         self.reset_clients = [n.create_client(Trigger, f'{t}/reset') for n in self.client_nodes]
+        self.parameters_client = node.create_client(SetParameters, f'{t}/set_parameters')
         self.executor = MultiThreadedExecutor(num_threads=4, context=context)
         for n in self.client_nodes:
             self.executor.add_node(n)
@@ -164,6 +167,13 @@ class Driver:
 
     def set_target_request(self, request, client: int = 0, timeout: float = 60.0):
         return self.call(self.set_target_clients[client], request, timeout)
+
+    def set_parameters(self, timeout: float = 30.0, **values) -> bool:
+        """Set parameters of the tracker node; True when every one was accepted."""
+        request = SetParameters.Request()
+        request.parameters = [Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]
+        response = self.call(self.parameters_client, request, timeout)
+        return response is not None and all(r.successful for r in response.results)
 
     def reset(self, client: int = 0, timeout: float = 60.0):
         return self.call(self.reset_clients[client], Trigger.Request(), timeout)

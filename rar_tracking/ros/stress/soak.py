@@ -7,7 +7,10 @@ published up to one second before (the issue's target: at least 99% succeed). Fr
 TrackedTargets it computes latency (image stamp to arrival at the driver) and how many newer
 images had already been published when the node started on an image ("frames behind"; at
 most one means it always took the newest). Results of the catch-up after a probe are left
-out of both: the node tracks older buffered frames then, on purpose.
+out of both: the node tracks older buffered frames then, on purpose. The soak sets
+``max_catch_up_frames`` to 0 for its duration (restored after): at about 2 images/s on a
+small CPU the default 30 catch-up frames after each probe would take 15 s, longer than the time
+between probes, and the node would never be tracking live.
 """
 from __future__ import annotations
 
@@ -88,6 +91,7 @@ def run_soak(node, driver: Driver, scene, minutes: float, seed: int, rate_hz: fl
     warmup_s = min(60.0, 0.2 * duration) if warmup_s is None else warmup_s
     camera = Camera(driver, scene, rate_hz)
     diag0 = driver.diagnostics()
+    no_catch_up = driver.set_parameters(max_catch_up_frames=0)
     camera.start()
     time.sleep(0.5)
     for _ in range(10):  # the newest image sent (one may be lost on the way: try again)
@@ -106,11 +110,13 @@ def run_soak(node, driver: Driver, scene, minutes: float, seed: int, rate_hz: fl
             age = (driver.now_ns() - stamp) / 1e9
             response = driver.set_target(scene.box(i), stamp, timeout=60.0)
             probes.append((age, response is not None and response.success,
-                           '' if response is None else response.message))
+                           '' if response is None else response.message, stamp))
             live_from.append(driver.now_ns())
             next_probe = time.monotonic() + probe_every_s
         time.sleep(1.0)
     camera.stop()
+    if no_catch_up:
+        driver.set_parameters(max_catch_up_frames=30)
     time.sleep(1.5)
     return _figures(node, driver, camera, first, rss, probes, live_from, warmup_s, duration,
                     diag0)
@@ -118,15 +124,18 @@ def run_soak(node, driver: Driver, scene, minutes: float, seed: int, rate_hz: fl
 
 def _figures(node, driver, camera, first, rss, probes, live_from, warmup_s, duration,
              diag0) -> dict:
-    results = [r for r in driver.snapshot() if r.stamp_ns and r.state != 0]
-    live = [r for r in results if _is_live(r, live_from)]
+    first_stamp = camera.stamps[0] if camera.stamps else 0
+    results = [r for r in driver.snapshot()  # this soak's images only, not earlier phases'
+               if r.stamp_ns >= first_stamp and r.stamp_ns and r.state != 0]
+    targets = {p[3] for p in probes}  # the results of set_target itself: old images
+    live = [r for r in results if _is_live(r, live_from) and r.stamp_ns not in targets]
     latency_ms = [(r.received_ns - r.stamp_ns) / 1e6 for r in live]
     behind = [camera.newer_than(r.stamp_ns, r.start_ns) for r in live]
     warm = [m for t, m in rss if t >= warmup_s and m is not None]
     rss_warm, rss_end = (warm[0], warm[-1]) if warm else (float('nan'), float('nan'))
     diag = driver.diagnostics()
     received = int(diag.get('frames_received', 0)) - int(diag0.get('frames_received', 0))
-    failed = [(round(a, 2), m) for a, ok, m in probes if not ok]
+    failed = [(round(a, 2), m) for a, ok, m, _ in probes if not ok]
     return {
         'minutes': duration / 60.0, 'rate_hz': camera.rate_hz, 'published': camera.published,
         'received_by_node': received, 'results': len(results), 'live_results': len(live),
@@ -140,7 +149,7 @@ def _figures(node, driver, camera, first, rss, probes, live_from, warmup_s, dura
         'not_seen_by_node': camera.published - received,
         'behind_max': max(behind) if behind else None,
         'behind_over_1': sum(b > 1 for b in behind),
-        'probes': len(probes), 'probes_ok': sum(ok for _, ok, _ in probes),
+        'probes': len(probes), 'probes_ok': sum(p[1] for p in probes),
         'probe_failures': failed[:5], 'alive': node.alive(),
         'processed_rate_hz': len(live) / max(duration, 1e-9),
     }

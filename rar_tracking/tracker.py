@@ -248,17 +248,9 @@ class RARTracker:
                                     f'{st.image_size[1]} to {width}x{height}; '
                                     'initialize the target again')
         st.frame += 1
-        side = self._side(st.size)
         w_hat = st.templates.filter(c.lambda1, c.lambda2)
         lost = st.status == TrackState.LOST
-        if lost:  # a grid of normal crops around the last position, memory read only
-            centers = self._lost_grid(st.center, side, width, height)
-            sides = [side] * len(centers)
-            penalties = [1.0] * len(centers)
-        else:
-            centers = [st.center] * len(self.scale_factors)
-            sides = [side * f for f in self.scale_factors]
-            penalties = [1.0 if f == 1.0 else c.scale_penalty for f in self.scale_factors]
+        centers, sides, penalties = self._search_plan(width, height)
         phi, new_states = self._features(image, centers, sides, c.crop, st.attention)
         with self.timer.section('response (Eq. 11) and copy to host'):
             # the response maps are small: one copy to the host, then no more device syncs
@@ -274,14 +266,8 @@ class RARTracker:
 
         found = confidence >= (c.recover_threshold if lost else c.lost_threshold)
         if found:
-            cx = min(max(centers[best][0] + dx * cell_px, 0.0), float(width))
-            cy = min(max(centers[best][1] + dy * cell_px, 0.0), float(height))
-            scale = 1.0 if lost else self.scale_factors[best]
-            s = 1.0 - c.scale_lr + c.scale_lr * scale
-            w = min(max(st.size[0] * s, c.min_size), float(width))
-            h = min(max(st.size[1] * s, c.min_size), float(height))
-            st.center, st.size, st.misses = (cx, cy), (w, h), 0
-            st.status = TrackState.TRACKING
+            self._move((centers[best][0] + dx * cell_px, centers[best][1] + dy * cell_px),
+                       1.0 if lost else self.scale_factors[best], width, height)
             if not lost and confidence >= c.confidence_threshold:
                 with self.timer.section('filter update (Eq. 10)'):
                     self._learn(phi[best:best + 1], dy, dx, new_states, best)
@@ -296,6 +282,29 @@ class RARTracker:
         st.last = result
         st.last_image = image.copy()  # the caller may reuse its buffer
         return result
+
+    def _search_plan(self, width: int, height: int
+                     ) -> tuple[list[tuple[float, float]], list[float], list[float]]:
+        """Centres, sides and peak penalties of this frame's crops: the scale pyramid around
+        the last position, or while LOST a grid of normal crops (memory read only)."""
+        st, c = self._state, self.config
+        side = self._side(st.size)
+        if st.status == TrackState.LOST:
+            centers = self._lost_grid(st.center, side, width, height)
+            return centers, [side] * len(centers), [1.0] * len(centers)
+        return ([st.center] * len(self.scale_factors), [side * f for f in self.scale_factors],
+                [1.0 if f == 1.0 else c.scale_penalty for f in self.scale_factors])
+
+    def _move(self, center: tuple[float, float], scale: float, width: int, height: int) -> None:
+        """The target found at ``center`` (kept in the image) with the pyramid's ``scale``
+        (smoothed by ``scale_lr``; sides kept in [min_size, image side])."""
+        st, c = self._state, self.config
+        s = 1.0 - c.scale_lr + c.scale_lr * scale
+        st.center = (min(max(center[0], 0.0), float(width)),
+                     min(max(center[1], 0.0), float(height)))
+        st.size = (min(max(st.size[0] * s, c.min_size), float(width)),
+                   min(max(st.size[1] * s, c.min_size), float(height)))
+        st.misses, st.status = 0, TrackState.TRACKING
 
     def _learn(self, phi: torch.Tensor, dy: float, dx: float,
                new_states: list[AttentionState], best: int) -> None:

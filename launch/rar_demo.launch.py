@@ -33,7 +33,7 @@ def generate_launch_description():
         DeclareLaunchArgument('profile', default_value='auto',
                               description="'auto' (fast on a CPU, full on CUDA: the default, so "
                               "that a robot without a GPU keeps up with the 10 Hz cameras), "
-                              "'full' or 'fast'"),
+                              "'balanced', 'fast' or 'full'"),
         DeclareLaunchArgument('rate', default_value='10.0',
                               description='frame rate of the generated cameras, Hz'),
         DeclareLaunchArgument('rviz', default_value='false', choices=['true', 'false'],

@@ -41,7 +41,7 @@ OVERRIDE_HELP = {
     'device': "'auto', 'cpu', 'cuda' or 'cuda:N'",
     'trunk': "'auto', 'resnet50', 'resnet18' or 'efficientnet_lite0'",
     'weights': 'trained RAR weights file',
-    'profile': "network layout: 'full' (the paper's), 'fast', or 'auto' (fast on a CPU)",
+    'profile': "network layout: 'balanced' (default), 'fast', 'full' (the paper's), or 'auto' (fast on a CPU)",
     'backend': "'torch' or 'onnxruntime'",
     'onnx_model': "ONNX file of the per-frame network for backend 'onnxruntime'",
     'use_compressed': "'true': subscribe to <image_topic>/compressed (CompressedImage)",

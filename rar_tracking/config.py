@@ -21,12 +21,15 @@ def _param(default, help: str, *, lo=None, hi=None, dynamic: bool = False,
 
 
 TRUNKS = ('auto', 'resnet50', 'resnet18', 'efficientnet_lite0')
-PROFILES = ('full', 'fast', 'auto')
+PROFILES = ('balanced', 'fast', 'full', 'auto')
 BACKENDS = ('torch', 'onnxruntime')
 # What each profile sets when the corresponding field is left at 0 (see TrackerConfig.profile);
-# a memory width of 0 there means feature_channels.
-PROFILE_CROP_SIZE = {'full': 225, 'fast': 161}
-PROFILE_MEMORY_CHANNELS = {'full': 0, 'fast': 32}
+# a memory width of 0 there means feature_channels. The measurements behind these choices are
+# in docs/evaluation.md ("Profiles").
+PROFILE_CROP_SIZE = {'full': 225, 'balanced': 225, 'fast': 193}
+PROFILE_MEMORY_CHANNELS = {'full': 0, 'balanced': 32, 'fast': 32}
+# Profiles whose trunk keeps its ImageNet strides (8/16/32) instead of the paper's dilation.
+NATIVE_STRIDE_PROFILES = ('balanced', 'fast')
 
 
 @dataclass
@@ -56,10 +59,12 @@ class TrackerConfig:
         1, 'torch CPU threads (intra-op). 1 is fastest on small, shared CPUs', lo=1, hi=64)
     half_precision: bool = _param(True, 'fp16 autocast for the trunk on CUDA')
     profile: str = _param(
-        'full', "network layout: 'full' (the paper's: every trunk stage dilated to stride 8, "
-        "crop 225) or 'fast' (trunk stages at their native strides 8/16/32, merged coarse to "
-        "fine by the refinement with upsampling, crop 161; see docs/evaluation.md for the "
-        "measured trade-off), or 'auto' (full on CUDA, fast on a CPU)", choices=PROFILES)
+        'balanced', "network layout: 'balanced' (trunk stages at their native strides 8/16/32, "
+        "merged coarse to fine by the refinement with upsampling, crop 225, ConvLSTM memory "
+        "32 wide: the accuracy of 'full' at a fraction of its cost), 'fast' (the same at crop "
+        "193, for a CPU), 'full' (the paper's: every stage dilated to stride 8, crop 225, "
+        "memory as wide as the features), or 'auto' (full on CUDA, fast on a CPU); measured "
+        "trade-offs in docs/evaluation.md", choices=PROFILES)
     backend: str = _param(
         'torch', "what runs the per-frame network: 'torch', or 'onnxruntime' (an exported ONNX "
         "file, see python -m rar_tracking.export)", choices=BACKENDS)
@@ -71,10 +76,11 @@ class TrackerConfig:
         lo=8, hi=512)
     memory_channels: int = _param(
         0, "width of each stage's ConvLSTM memory (h, c); 0: the profile's (full: "
-        'feature_channels; fast: 32, a quarter of the cost of the attention)', lo=0, hi=512)
+        'feature_channels; balanced and fast: 32, a fraction of the attention\'s cost)', lo=0,
+        hi=512)
     crop_size: int = _param(
-        0, "side of the square crop fed to the network; 0: the profile's (full 225, the "
-        "paper's; fast 161)", unit='px', lo=0, hi=512)
+        0, "side of the square crop fed to the network; 0: the profile's (full and balanced "
+        "225, the paper's; fast 193)", unit='px', lo=0, hi=512)
 
     # --- Search area and scale (Section 4.1) -----------------------------------------
     search_area_factor: float = _param(

@@ -1,7 +1,7 @@
 """Export the per-frame RAR network to ONNX, check it against torch, and time both backends.
 
     python -m rar_tracking.export --out rar_lite0.onnx [--trunk efficientnet_lite0]
-        [--profile full|fast] [--crop-size PX] [--feature-channels C] [--weights FILE]
+        [--profile balanced|fast|full] [--crop-size PX] [--feature-channels C] [--weights FILE]
         [--init-seed N] [--opset 18] [--exporter torchscript|dynamo] [--check] [--time N]
 
 The file holds the graph of :mod:`rar_tracking.model.onnx_backend` (crops and ConvLSTM states

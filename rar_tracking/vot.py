@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog='python -m rar_tracking.vot', description=__doc__.splitlines()[0])
     parser.add_argument('--trunk', help='TrackerConfig.trunk (default: the config default)')
     parser.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda', 'cuda:N'")
-    parser.add_argument('--profile', help="'full' or 'fast'")
+    parser.add_argument('--profile', help="'balanced' (default), 'fast', 'full' or 'auto'")
     parser.add_argument('--weights', help='trained RAR weights file')
     parser.add_argument('--param', action='append', default=[], metavar='KEY=VALUE',
                         help='any other TrackerConfig field, e.g. --param crop_size=161')

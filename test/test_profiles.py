@@ -1,5 +1,6 @@
-"""The 'fast' profile (native trunk strides, upsampling refinement), the inference-only
-BatchNorm folding, the ConvLSTM's shared-state shortcut, and the config rules around them."""
+"""The profiles with native trunk strides ('balanced', 'fast': upsampling refinement), the
+inference-only BatchNorm folding, the ConvLSTM's shared-state shortcut, and the config rules
+around them."""
 import math
 
 import numpy as np
@@ -14,9 +15,10 @@ from rar_tracking.tracker import RARTracker
 
 
 def test_fast_profile_keeps_three_levels_at_native_strides_and_stride_8_output():
+    assert TrackerConfig().profile == 'balanced' and TrackerConfig().crop == 225
+    assert TrackerConfig(profile='fast').crop == 193 and TrackerConfig(profile='full').crop == 225
     config = TrackerConfig(trunk='efficientnet_lite0', device='cpu', profile='fast',
-                           feature_channels=32)
-    assert config.crop == 161 and TrackerConfig(profile='full').crop == 225
+                           crop_size=161, feature_channels=32)
     net = build_network(config).eval()
     assert net.trunk.strides == (8, 16, 32) and net.output_stride == 8
     with torch.no_grad():
@@ -99,7 +101,7 @@ def test_auto_profile_follows_the_device():
     config = TrackerConfig(trunk='efficientnet_lite0', device='cpu', profile='auto',
                            feature_channels=16)
     assert config.resolved('cuda').profile == 'full' and config.resolved('cpu').profile == 'fast'
-    assert config.crop == 161  # device cpu: what the tracker will run
+    assert config.crop == 193  # device cpu: what the tracker will run
     tracker = RARTracker(config)
     assert tracker.config.profile == 'fast' and tracker.net.trunk.strides == (8, 16, 32)
 
@@ -111,9 +113,9 @@ def test_weights_record_their_geometry_and_another_geometry_is_refused(tmp_path)
                            feature_channels=16)
     path = save_rar_weights(build_network(config), tmp_path / 'w.safetensors', config=config)
     meta = read_metadata(path)
-    assert meta['config.profile'] == "'fast'" and meta['config.crop'] == '161'
+    assert meta['config.profile'] == "'fast'" and meta['config.crop'] == '193'
     RARTracker(config.replace(weights=str(path)))  # the same geometry loads
     with pytest.raises(WeightsError, match='search_area_factor'):
         RARTracker(config.replace(weights=str(path), search_area_factor=4.0))
-    with pytest.raises(WeightsError, match='crop = 161.*crop = 129'):
+    with pytest.raises(WeightsError, match='crop = 193.*crop = 129'):
         RARTracker(config.replace(weights=str(path), crop_size=129))

@@ -101,7 +101,7 @@ class HierarchicalAttention(nn.Module):
         spatial_hidden: hidden maps of the spatial "MLP" (7x7 convolutions, Eq. 6).
         memory_channels: width of the ConvLSTM's h and c (default C). The paper does not give
             it; the memory only feeds a channel vector and a spatial map (Eq. 4), so a narrower
-            memory keeps both at a fraction of the cost (the 'fast' profile's choice).
+            memory keeps both at a fraction of the cost (profiles 'balanced' and 'fast').
     """
 
     def __init__(self, channels: int, reduction: int = 4, spatial_hidden: int = 8,

@@ -3,7 +3,8 @@
 ``build_trunk(name, weights_path)`` returns a :class:`Trunk`: a module mapping an
 ImageNet-normalised batch (N, 3, H, W) to three feature maps, the analogues of the paper's
 conv3_4, conv4_6 and conv5_3. With ``native_strides=False`` (the paper's layout, profile
-'full') all three have stride 8; with ``native_strides=True`` (profile 'fast') the later
+'full') all three have stride 8; with ``native_strides=True`` (profiles 'balanced' and
+'fast') the later
 stages keep their ImageNet strides 16 and 32 and the refinement upsamples them. A map of
 stride s has cell i centred on input pixel s * i for input sides of 32k + 1 pixels (every
 convolution is centred and padded), which is what lets the refinement align the stages

@@ -6,7 +6,7 @@ phi^a (Section 3.1) used by the correlation layer for both the template z and th
 (the two Siamese branches share every weight). The recurrent attention state is explicit: the
 caller passes and keeps it, which is what lets the tracker reset, copy and freeze it.
 phi^a always has output stride 8 (the finest stage); each stage's attention runs at that
-stage's own resolution (all stride 8 in profile 'full', 8/16/32 in profile 'fast').
+stage's own resolution (all stride 8 in profile 'full', 8/16/32 in 'balanced' and 'fast').
 
 May import: torch, :mod:`rar_tracking.config` and the other model modules.
 """
@@ -17,7 +17,7 @@ import contextlib
 import torch
 from torch import nn
 
-from ..config import TrackerConfig
+from ..config import NATIVE_STRIDE_PROFILES, TrackerConfig
 from .attention import AttentionState, HierarchicalAttention
 from .backbone import Trunk, build_trunk
 from .refinement import Refinement
@@ -124,7 +124,7 @@ def build_network(config: TrackerConfig) -> RARNet:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.init_seed)
         trunk = build_trunk(config.trunk, config.trunk_weights, config.allow_random_trunk,
-                            native_strides=config.profile == 'fast')
+                            native_strides=config.profile in NATIVE_STRIDE_PROFILES)
         net = RARNet(trunk, config.feature_channels, config.memory)
     if config.weights:
         load_rar_weights(net, config.weights, config)

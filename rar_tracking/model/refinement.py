@@ -2,7 +2,7 @@
 coarse to fine with convolutions and element-wise additions.
 
 In the paper's layout (profile 'full') all stages have output stride 8 (Table 1) and no
-upsampling is needed. With the trunk at its native strides (profile 'fast': conv4 at 16, conv5
+upsampling is needed. With the trunk at its native strides (profiles 'balanced' and 'fast': conv4 at 16, conv5
 at 32) each coarser map is upsampled bilinearly to the next finer one before the addition.
 The upsampling uses ``align_corners=True``: a stride-2s cell i is centred on the same input
 pixel as stride-s cell 2i, and for crops of 32k + 1 pixels (129, 161, 225) the finer map has

@@ -101,7 +101,7 @@ def _add_tracker_options(parser: argparse.ArgumentParser) -> None:
     trk.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda' (default: auto)")
     trk.add_argument('--trunk', default='efficientnet_lite0',
                      help='backbone trunk (default: %(default)s, fast on a CPU)')
-    trk.add_argument('--profile', default='auto', choices=('auto', 'full', 'fast'),
+    trk.add_argument('--profile', default='auto', choices=('auto', 'balanced', 'fast', 'full'),
                      help="network profile (default: auto: fast on a CPU, full on CUDA)")
     trk.add_argument('--weights', default='', help='trained RAR weights file')
     trk.add_argument('--params-file', type=Path, default=default_params_file(),

@@ -45,7 +45,15 @@ def test_follows_a_textured_object_with_scale_change(tracker):
 @pytest.mark.parametrize('seed', [1, 2])
 def test_reports_lost_while_hidden_and_recovers(tracker, seed):
     seq = make_sequence(50, seed=seed, occlusion=(20, 30), speed=2.0)
-    results = run(tracker, seq)
+    # With untrained heads the occluder of these scenes answers at 0.11-0.17 of the reference
+    # (visible frames 0.45-0.85); a lost threshold of 0.2 separates them, the mechanism is
+    # what this test checks (the default threshold comes from the real training sequences).
+    tracker.update_config(lost_threshold=0.2, recover_threshold=0.2)
+    try:
+        results = run(tracker, seq)
+    finally:
+        tracker.update_config(lost_threshold=TrackerConfig.lost_threshold,
+                              recover_threshold=TrackerConfig.recover_threshold)
     hidden = [r for i, r in enumerate(results, start=1) if 20 <= i < 30]
     assert sum(r.state == TrackState.LOST for r in hidden) >= 5
     assert max(r.confidence for r in hidden) < min(r.confidence for r in results[:15])
@@ -56,9 +64,9 @@ def test_reports_lost_while_hidden_and_recovers(tracker, seed):
 
 def test_filter_and_memory_freeze_while_lost(tracker):
     seq = make_sequence(30, seed=1, occlusion=(10, 30), speed=2.0)
-    # The occluder answers at about 0.11 of the reference, right at the default lost_threshold:
-    # a threshold clearly above it makes the loss certain, which is what this test needs.
-    tracker.update_config(lost_threshold=0.18)
+    # The occluder answers at 0.11-0.17 of the reference (see above): a threshold clearly
+    # above it makes the loss certain, which is what this test needs.
+    tracker.update_config(lost_threshold=0.2, recover_threshold=0.2)
     try:
         tracker.initialize(seq.frame(0), seq.gt[0])
         for i in range(1, 16):
@@ -68,7 +76,8 @@ def test_filter_and_memory_freeze_while_lost(tracker):
         tracker.track(seq.frame(16))
         now = tracker.get_state()
     finally:
-        tracker.update_config(lost_threshold=TrackerConfig.lost_threshold)
+        tracker.update_config(lost_threshold=TrackerConfig.lost_threshold,
+                              recover_threshold=TrackerConfig.recover_threshold)
     assert len(now.templates) == len(frozen.templates) and now.templates.betas == frozen.templates.betas
     assert all(torch.equal(a.h, b.h) for a, b in zip(now.attention, frozen.attention))
 

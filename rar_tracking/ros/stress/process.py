@@ -17,8 +17,8 @@ import time
 
 #: What ``--node-cmd`` defaults to: this package's node with the fast test parameters.
 DEFAULT_NODE_CMD = (f'{shlex.quote(sys.executable)} -m rar_tracking.node --ros-args '
-                    '-p trunk:=efficientnet_lite0 -p crop_size:=129 -p device:=cpu '
-                    '-p cpu_threads:=1')
+                    '-p trunk:=efficientnet_lite0 -p profile:=fast -p crop_size:=129 '
+                    '-p device:=cpu -p cpu_threads:=1')
 
 #: Lines in the node's stderr that mean something went wrong in it.
 BAD_LINES = ('Traceback (most recent call last)', 'Failed to publish log message to rosout',

@@ -3,9 +3,9 @@
 The layers, lowest first; a module imports only from the layers below it (no cycles), and
 only the top layer imports rclpy:
 
-1. :mod:`.types`, :mod:`.errors`, :mod:`.config` (:class:`TrackerConfig`, every tunable with
-   its default), :mod:`.device`, :mod:`.imaging` (frame and box checks, crops),
-   :mod:`.camera`, :mod:`.profiling`.
+1. :mod:`.boxes` (box arrays, IoU), :mod:`.types`, :mod:`.errors`, :mod:`.config`
+   (:class:`TrackerConfig`, every tunable with its default), :mod:`.device`, :mod:`.imaging`
+   (frame and box checks, crops), :mod:`.camera`, :mod:`.profiling`.
 2. :mod:`.model` (the network of the paper: backbone, hierarchical attention, refinement,
    contextual attentional correlation layer), then :mod:`.geometry` (crop and label geometry
    shared by the tracker and training); :mod:`.data` (sequences, benchmark folder layouts,

@@ -96,7 +96,8 @@ def test_export_cli_writes_the_trackers_network(tmp_path, full_tracker, full_fil
     out = tmp_path / 'cli.onnx'
     proc = subprocess.run(
         [sys.executable, '-m', 'rar_tracking.export', '--out', str(out), '--trunk',
-         'efficientnet_lite0', '--crop-size', '129', '--feature-channels', '64'],
+         'efficientnet_lite0', '--profile', 'full', '--crop-size', '129', '--feature-channels',
+         '64'],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert 'opset=19' in proc.stdout and 'crop_size=129' in proc.stdout

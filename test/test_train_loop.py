@@ -21,7 +21,8 @@ from rar_tracking.train.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
-    'tracker': {'trunk': 'efficientnet_lite0', 'crop_size': 97},
+    # profile full: the networks these tests rebuild by hand (RARNet over a stride-8 trunk)
+    'tracker': {'trunk': 'efficientnet_lite0', 'profile': 'full', 'crop_size': 97},
     'data': {'train': [{'kind': 'synthetic', 'count': 3, 'num_frames': 16, 'size': [160, 120],
                         'seed': 0}],
              'val': [{'kind': 'synthetic', 'count': 2, 'num_frames': 16, 'size': [160, 120],
@@ -98,8 +99,8 @@ def test_checkpoint_and_exported_weights_reproduce_the_network(tmp_path):
     assert meta['heads_only'] == 'true' and meta['steps'] == '2'
     from_file = fresh()
     load_rar_weights(from_file, exported)
-    tracker = RARTracker(TrackerConfig(trunk='efficientnet_lite0', crop_size=97, device='cpu',
-                                       weights=str(exported)))
+    tracker = RARTracker(TrackerConfig(trunk='efficientnet_lite0', profile='full', crop_size=97,
+                                       device='cpu', weights=str(exported)))
     images = torch.rand(2, 3, 97, 97, generator=torch.Generator().manual_seed(0)) * 255
     with torch.no_grad():
         phi_ckpt, states, _ = from_ckpt(images)

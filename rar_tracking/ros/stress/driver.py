@@ -191,5 +191,15 @@ class Driver:
             n.destroy_node()
 
 
+def answer_kind(response) -> str:
+    """How a service call ended: 'lost' (no answer), 'accepted', 'refused' (with a message)
+    or 'silent' (refused without one)."""
+    if response is None:
+        return 'lost'
+    if response.success:
+        return 'accepted'
+    return 'refused' if response.message.strip() else 'silent'
+
+
 def percentile(values, q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else float('nan')

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..stamps import stamp_to_ns
 from .cases import click_case, compressed_case, image_case, set_target_case
-from .driver import Driver
+from .driver import Driver, answer_kind
 
 #: Shares of the fuzzed messages.
 IMAGE_SHARE, SERVICE_SHARE, CLICK_SHARE = 0.55, 0.2, 0.1  # the rest: CompressedImage
@@ -86,15 +86,12 @@ def _probe(msg):
     return req
 
 
+_COUNTERS = {'lost': 'lost_calls', 'accepted': 'accepted_calls', 'refused': 'refused_calls',
+             'silent': 'silent_refusals'}
+
+
 def _count_answer(response, counts: dict) -> None:
-    if response is None:
-        counts['lost_calls'] += 1
-    elif response.success:
-        counts['accepted_calls'] += 1
-    elif response.message.strip():
-        counts['refused_calls'] += 1
-    else:
-        counts['silent_refusals'] += 1
+    counts[_COUNTERS[answer_kind(response)]] += 1
 
 
 def run_fuzz(node, driver: Driver, scene, total: int, seed: int, rate_hz: float = 400.0,

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from .driver import Driver
+from .driver import Driver, answer_kind
 from .soak import Camera
 
 
@@ -33,15 +33,10 @@ def _client_loop(driver: Driver, index: int, camera: Camera, n: int, rng, out: d
             out['calls'] += 1
             out[kind] += 1
             out['call_s'].append(seconds)
-            if response is None:
-                out['lost'] += 1
-            elif response.success:
-                out['succeeded'] += 1
-            elif response.message.strip():
-                out['refused'] += 1
+            answer = answer_kind(response)
+            out['succeeded' if answer == 'accepted' else answer] += 1
+            if answer == 'refused':
                 out['reasons'].add(response.message.split(':')[0][:60])
-            else:
-                out['silent'] += 1
 
 
 def run_storm(node, driver: Driver, scene, calls: int, clients: int, seed: int,

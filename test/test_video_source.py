@@ -328,3 +328,18 @@ def test_target_service_needs_a_first_box(ros_context, tmp_path):
         VideoSourceNode(context=ros_context, namespace='/bad' + uuid.uuid4().hex[:8],
                         parameter_overrides=[Parameter('source', value=str(tmp_path)),
                                              Parameter('target_service', value='x/set_target')])
+
+
+def test_reliable_images_reach_a_reliable_subscriber_and_bad_values_are_refused(graph,
+                                                                                 ros_context):
+    g = graph(rate=30.0, scene_frames=5, image_reliability='reliable')
+    reliable_images = []
+    g.probe.create_subscription(Image, 'image', reliable_images.append,
+                                QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    # a reliable subscriber matches only a reliable publisher (with the default best-effort
+    # one it gets nothing): that it gets frames shows the QoS took effect
+    assert g.spin_until(lambda: len(reliable_images) >= 3)
+    assert g.spin_until(lambda: len(g.images) >= 3)  # best-effort readers still get them
+    with pytest.raises(SourceError, match='image_reliability'):
+        VideoSourceNode(context=ros_context, namespace='/bad' + uuid.uuid4().hex[:8],
+                        parameter_overrides=[Parameter('image_reliability', value='always')])

@@ -51,6 +51,7 @@ are declared in :mod:`.video_source_parameters`. May import: rclpy, the ROS mess
 """
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -101,6 +102,7 @@ class VideoSourceNode(Node):
         self.frames = open_source(p['source'], sequence=p['sequence'],
                                   ground_truth=p['ground_truth'], scene=scene)
         self.encoding = p['encoding']
+        self.image_reliability = p['image_reliability']
         self.frame_id = p['frame_id']
         self.max_frames = p['max_frames']
         self._initial_box = self._first_box(p['initial_box'])
@@ -109,7 +111,10 @@ class VideoSourceNode(Node):
                                first_box_descriptor())
 
     def _create_publishers(self) -> None:
-        self.image_pub = self.create_publisher(Image, 'image', qos_profile_sensor_data)
+        image_qos = copy.copy(qos_profile_sensor_data)
+        if self.image_reliability == 'reliable':
+            image_qos.reliability = ReliabilityPolicy.RELIABLE
+        self.image_pub = self.create_publisher(Image, 'image', image_qos)
         reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                               history=HistoryPolicy.KEEP_LAST)
         self.gt_pub = (self.create_publisher(TrackedTarget, '~/ground_truth', reliable)

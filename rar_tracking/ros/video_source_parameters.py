@@ -59,6 +59,11 @@ _PARAMETERS = [
                                   lo=0, hi=2 ** 31 - 1)),
     ('encoding', 'rgb8', _descriptor('image encoding', constraints='rgb8 or bgr8')),
     ('frame_id', 'camera', _descriptor('header.frame_id of the images')),
+    ('image_reliability', 'best_effort', _descriptor(
+        "QoS reliability of ~image: 'best_effort' like a camera driver (sensor-data QoS), or "
+        "'reliable' so that a reliable subscriber (the tracker's image_reliability) gets "
+        'every frame; the demo paced by the tracker uses reliable',
+        constraints='best_effort or reliable')),
     ('scene_frames', 300, _descriptor('frames of the generated scene', lo=1,
                                       hi=100000)),
     ('scene_width', 320, _descriptor('width of the generated scene', lo=64, hi=4096)),
@@ -84,6 +89,9 @@ def declare_source_parameters(node) -> dict:
     values['initial_box'] = node.declare_parameter('initial_box', [0.0] * 4, _descriptor(
         'box x, y, w, h of the first frame for sources without ground truth; all zero: '
         'none')).value
+    if values['image_reliability'] not in ('best_effort', 'reliable'):
+        raise SourceError("image_reliability must be 'best_effort' or 'reliable', got "
+                          f"{values['image_reliability']!r}")
     if values['encoding'] not in ENCODINGS:
         raise SourceError(f"encoding must be one of {ENCODINGS}, got {values['encoding']!r}")
     return values

@@ -153,7 +153,9 @@ def source_parameters(a: argparse.Namespace) -> dict:
     p = {'rate': float(a.rate), 'paused': True, 'loop': a.seconds is not None,
          'frame_id': 'camera'}
     if a.pace == 'tracker':
-        p.update(wait_for_topic='rar_tracker/target', wait_timeout=float(a.timeout))
+        # paced: every frame must arrive, so the images go reliable (the node's side below)
+        p.update(wait_for_topic='rar_tracker/target', wait_timeout=float(a.timeout),
+                 image_reliability='reliable')
     p.update(_input_parameters(a))
     if (a.video or a.images or a.sequence) and a.seconds is None:
         p['max_frames'] = int(a.frames)
@@ -167,6 +169,8 @@ def tracker_parameters(a: argparse.Namespace) -> dict:
     # The held first frame is repeated until the target is set: catching up on those
     # copies would only cost time.
     p = {'trunk': a.trunk, 'device': a.device, 'profile': a.profile, 'max_catch_up_frames': 0}
+    if a.pace == 'tracker':
+        p['image_reliability'] = 'reliable'
     if a.weights:
         p['weights'] = str(Path(a.weights).expanduser().resolve())
     p.update(dict(a.param))

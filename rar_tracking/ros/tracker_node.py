@@ -30,6 +30,7 @@ from typing import Any, Callable
 from geometry_msgs.msg import Point, PointStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
@@ -153,7 +154,11 @@ class RARTrackerNode(Node):
                             callback_group=service_group)
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
-        self.create_timer(self._options.diagnostics_period, self._publish_diagnostics)
+        # Diagnostics report wall-clock rates, so their timer runs on the steady clock: with
+        # use_sim_time a paused or looping bag (a /clock that stops or jumps back) neither
+        # silences them nor leaves a timer waiting out the jump.
+        self.create_timer(self._options.diagnostics_period, self._publish_diagnostics,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._outputs.bearing = BearingOutput(self, self._image_topic)
 
     def _log_ready(self) -> None:

@@ -30,34 +30,15 @@ import torch
 
 from .config import BACKENDS, PROFILES, TrackerConfig
 from .data.synthetic import make_sequence
-from .profiling import SectionTimer, time_trunk_stages
+from .profiling import SectionTimer, time_modules, time_trunk_stages
 from .tracker import RARTracker
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def _module_hooks(net, timer: SectionTimer) -> list:
-    """Time the heads of RARNet by module: reduction, attention (Eq. 3-7), refinement."""
-    groups = {'channel reduction (1x1)': list(net.reduce),
-              'attention (ConvLSTM, Eq. 3-7)': list(net.attention),
-              'refinement (Fig. 6)': [net.refinement]}
-    handles = []
-    for name, modules in groups.items():
-        for module in modules:
-            clock = {}
-
-            def pre(_m, _i, clock=clock):
-                timer._sync()
-                clock['t'] = time.perf_counter()
-
-            def post(_m, _i, _o, clock=clock, name=name):
-                timer._sync()
-                timer.add(name, (time.perf_counter() - clock['t']) * 1e3)
-            handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
-    return handles
+def _head_groups(net) -> dict:
+    """The heads of RARNet by part: reduction, attention (Eq. 3-7), refinement."""
+    return {'channel reduction (1x1)': list(net.reduce),
+            'attention (ConvLSTM, Eq. 3-7)': list(net.attention),
+            'refinement (Fig. 6)': [net.refinement]}
 
 
 def _per_call(timer: SectionTimer, call) -> tuple[float, dict[str, float]]:
@@ -76,11 +57,12 @@ def time_rar(config: TrackerConfig, frames: list[np.ndarray], box, profile: bool
     for _ in range(2):  # warm-up (CUDA kernels, allocator, ONNX Runtime)
         tracker.initialize(frames[0], box)
         tracker.track(frames[1])
-    _sync(tracker.device)
+    tracker.timer.sync()
     timer, handles = tracker.timer, []
     if profile and config.backend == 'torch':
         timer.enabled = True
-        handles = time_trunk_stages(tracker.net.trunk, timer) + _module_hooks(tracker.net, timer)
+        handles = (time_trunk_stages(tracker.net.trunk, timer)
+                   + time_modules(_head_groups(tracker.net), timer))
     inits, tracks = [], []
     init_sections, track_sections = defaultdict(list), defaultdict(list)
 
@@ -90,10 +72,10 @@ def time_rar(config: TrackerConfig, frames: list[np.ndarray], box, profile: bool
             sections[key].append(value)
     for _ in range(3):
         total, parts = _per_call(timer, lambda: (tracker.initialize(frames[0], box),
-                                                 _sync(tracker.device)))
+                                                 tracker.timer.sync()))
         record(inits, init_sections, total, parts)
     for frame in frames[1:]:
-        total, parts = _per_call(timer, lambda: (tracker.track(frame), _sync(tracker.device)))
+        total, parts = _per_call(timer, lambda: (tracker.track(frame), tracker.timer.sync()))
         record(tracks, track_sections, total, parts)
     for h in handles:
         h.remove()

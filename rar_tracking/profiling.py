@@ -24,7 +24,7 @@ class SectionTimer:
         self.device = device
         self.samples: dict[str, list[float]] = defaultdict(list)
 
-    def _sync(self) -> None:
+    def sync(self) -> None:
         if self.device is not None and self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
 
@@ -33,12 +33,12 @@ class SectionTimer:
         if not self.enabled:
             yield
             return
-        self._sync()
+        self.sync()
         start = time.perf_counter()
         try:
             yield
         finally:
-            self._sync()
+            self.sync()
             self.samples[name].append((time.perf_counter() - start) * 1e3)
 
     def add(self, name: str, ms: float) -> None:
@@ -61,12 +61,12 @@ def time_trunk_stages(trunk: torch.nn.Module, timer: SectionTimer) -> list:
     clock = {'t': 0.0}
 
     def start(_module, _inputs):
-        timer._sync()
+        timer.sync()
         clock['t'] = time.perf_counter()
 
     def make_end(name):
         def end(_module, _inputs, _output):
-            timer._sync()
+            timer.sync()
             now = time.perf_counter()
             timer.add(f'trunk {name}', (now - clock['t']) * 1e3)
             clock['t'] = now
@@ -75,4 +75,23 @@ def time_trunk_stages(trunk: torch.nn.Module, timer: SectionTimer) -> list:
     handles = [trunk.register_forward_pre_hook(start)]
     for name, module in trunk.stage_ends():
         handles.append(module.register_forward_hook(make_end(name)))
+    return handles
+
+
+def time_modules(groups: dict[str, list[torch.nn.Module]], timer: SectionTimer) -> list:
+    """Forward hooks that add the time of every module of each group to ``timer`` under the
+    group's name (summed per call by the reader). Returns the hook handles (``.remove()``)."""
+    handles = []
+    for name, modules in groups.items():
+        for module in modules:
+            clock = {}
+
+            def pre(_module, _inputs, clock=clock):
+                timer.sync()
+                clock['t'] = time.perf_counter()
+
+            def post(_module, _inputs, _output, clock=clock, name=name):
+                timer.sync()
+                timer.add(name, (time.perf_counter() - clock['t']) * 1e3)
+            handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
     return handles

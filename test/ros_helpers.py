@@ -12,7 +12,6 @@ import itertools
 import os
 import subprocess
 import threading
-import time
 from typing import Any, Callable
 
 import numpy as np
@@ -32,6 +31,7 @@ from rar_tracking_msgs.srv import SetTarget
 
 from rar_tracking.ros.image_conversion import rgb_to_image_msg
 from rar_tracking.ros.stamps import ns_to_stamp, stamp_to_ns
+from rar_tracking.ros.stress.driver import poll_until
 
 #: Parameters that make a tracker node fast enough for tests on a small CPU.
 FAST_PARAMETERS = {'trunk': 'efficientnet_lite0', 'crop_size': 129, 'device': 'cpu',
@@ -106,12 +106,7 @@ class TrackerClient:
     # ------------------------------------------------------------------ waiting
     @staticmethod
     def wait_for(predicate: Callable[[], bool], timeout: float, period: float = 0.01) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(period)
-        return bool(predicate())
+        return poll_until(predicate, timeout, period)
 
     def wait_ready(self, timeout: float = 15.0) -> bool:
         """True once the tracker subscribes to our images and offers its services."""

@@ -97,11 +97,8 @@ def test_concurrent_service_calls_do_not_starve_the_image_callback(module_ros_co
             session.node._tracker.init_delay = 0.4
             received0, sent0 = session.node._inbox.received, len(camera.sent)
             futures = []
-            for _ in range(8):
-                request = SetTarget.Request()
-                request.center_x, request.center_y, request.size_x, request.size_y = \
-                    80.0, 60.0, 30.0, 30.0
-                futures.append(client.set_target_client.call_async(request))
+            for _ in range(8):  # a 30 x 30 box centred on (80, 60)
+                futures.append(client.set_target_client.call_async(_request((65, 45, 30, 30))))
             assert client.wait_for(lambda: all(f.done() for f in futures), 60.0)
             received = session.node._inbox.received - received0
             sent = len(camera.sent) - sent0

@@ -78,7 +78,6 @@ class Trunk(nn.Module):
         super().__init__()
         self.pretrained = False
         self.weights_source = 'random'
-        self.folded = False
 
     def frozen_parameters(self) -> list[nn.Parameter]:  # pragma: no cover - overridden
         return []
@@ -108,7 +107,6 @@ class Trunk(nn.Module):
                 continue  # already folded, or a deformable convolution (kept as it is)
             setattr(parent, conv_name, fuse_conv_bn_eval(conv.eval(), bn.eval()))
             setattr(parent, bn_name, nn.Identity())
-        self.folded = True
         return self
 
     def train(self, mode: bool = True):

@@ -72,6 +72,17 @@ class Scene:
         return tuple(float(v) for v in self.gt[i % self.count])
 
 
+def poll_until(predicate, timeout: float, period: float = 0.02) -> bool:
+    """True as soon as ``predicate()`` is; False when it still is not after ``timeout`` s
+    (checked every ``period`` s while an executor spins elsewhere)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(period)
+    return bool(predicate())
+
+
 class Driver:
     """Publishers, service clients and recorders aimed at one tracker namespace."""
 
@@ -129,14 +140,7 @@ class Driver:
             return dict(self.status)
 
     # ------------------------------------------------------------------ waiting and calling
-    @staticmethod
-    def wait_for(predicate, timeout: float, period: float = 0.02) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(period)
-        return bool(predicate())
+    wait_for = staticmethod(poll_until)
 
     def wait_ready(self, timeout: float) -> bool:
         return self.wait_for(

@@ -166,3 +166,45 @@ def test_several_data_folders_in_one_run(tmp_path):
     with pytest.raises(SystemExit):
         main(['--data', str(tmp_path / 'a'), '--data', str(tmp_path / 'a'),
               '--trackers', 'kcf', '--out', str(out), '--no-plots', '--quiet'])
+
+
+def test_split_classes_and_variants_in_one_run(tmp_path):
+    """--split keeps a folder's held-out names only (another folder stays whole); the per-class
+    table is printed and written per folder; two --variant RAR trackers with different
+    settings run beside KCF in the same process and record their own configurations."""
+    from rar_tracking.data import make_sequence
+    for folder, name, seed in (('a', 'keep', 1), ('a', 'drop', 2), ('b', 'other', 3)):
+        _write_otb_folder(tmp_path / folder / name, make_sequence(5, seed=seed, name=name))
+    splits = tmp_path / 'splits.yaml'
+    splits.write_text('validation:\n  - keep\n')
+    out = tmp_path / 'out'
+    rc = main(['--data', str(tmp_path / 'a'), '--data', str(tmp_path / 'b'), '--split',
+               'validation', '--splits-file', str(splits), '--trackers', 'kcf',
+               '--variant', 'narrow:search_area_factor=2.5',
+               '--variant', 'wide:search_area_factor=4', '--rar-crop-size', '129',
+               '--device', 'cpu', '--out', str(out), '--no-plots', '--quiet'])
+    assert rc == 0
+    doc = json.loads((out / 'results.json').read_text())
+    assert [s['name'] for s in doc['sequences']] == ['keep', 'other']
+    assert set(doc['results']) == {'KCF', 'RAR-narrow', 'RAR-wide'}
+    cfg = {n: doc['trackers'][n]['config'] for n in ('RAR-narrow', 'RAR-wide')}
+    assert cfg['RAR-narrow']['search_area_factor'] == 2.5
+    assert cfg['RAR-wide']['search_area_factor'] == 4.0
+    assert cfg['RAR-wide']['crop_size'] == 129  # --rar-config / --rar-crop-size apply too
+    assert set(doc['classes']) == {'a [validation]', 'b'}
+    overall = doc['classes']['a [validation]']['overall']
+    assert overall['KCF']['sequences'] == 1
+    assert overall['RAR-wide']['auc'] == pytest.approx(
+        doc['results']['RAR-wide']['sequences']['keep']['auc'])
+    with pytest.raises(SystemExit):  # a split none of the folders holds
+        main(['--data', str(tmp_path / 'b'), '--split', 'validation', '--splits-file',
+              str(splits), '--trackers', 'kcf', '--out', str(out), '--no-plots', '--quiet'])
+
+
+def test_sequence_classes_from_tags_origin_and_content():
+    from rar_tracking.eval.classes import sequence_classes
+    assert sequence_classes('Vase', ['scale-change x2.5']) == ['scale-change']
+    assert sequence_classes('truck2', ['fast-motion'], 'UAV123@10fps truck2') == [
+        'fast-motion', 'aerial']
+    assert sequence_classes('Jogging1', [], 'OTB-2013') == ['distractor']
+    assert sequence_classes('yamaha', ['long-term-source']) == []

@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help='frames per generated sequence (default 60)')
     src.add_argument('--seed', type=int, default=0, help='seed of the generated sequences')
     src.add_argument('--sequences', help='comma-separated names to keep (default: all)')
+    src.add_argument('--split', metavar='NAME',
+                     help='keep, in every --data folder holding sequences of split NAME of '
+                     'config/splits.yaml, only those (e.g. --data ../shared/data/train --split '
+                     'validation: the 11 held-out sequences); folders holding none stay whole')
+    src.add_argument('--splits-file', default=None, metavar='YAML',
+                     help='where the splits are (default: config/splits.yaml of this checkout)')
     src.add_argument('--max-frames', type=int, metavar='N',
                      help='use only the first N frames of every sequence')
     trk = p.add_argument_group('trackers')
@@ -47,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help='RAR crop_size (e.g. 129 for a quick run)')
     trk.add_argument('--rar-config', action='append', default=[], metavar='KEY=VALUE',
                      help='any TrackerConfig field for RAR; repeatable')
+    trk.add_argument('--variant', action='append', default=[], metavar='LABEL:K=V[,K=V]',
+                     help='one more RAR tracker (default trunk, named RAR-LABEL) with these '
+                     'TrackerConfig fields on top of --rar-config; repeatable, so several '
+                     'settings run side by side with the --trackers in one process '
+                     "(e.g. --variant 'wide:search_area_factor=4')")
     out = p.add_argument_group('output')
     out.add_argument('--out', default='results', help='output folder (default results/)')
     out.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
@@ -61,18 +72,37 @@ def _load_sequences(args, parser):
 
     names = [n.strip() for n in args.sequences.split(',') if n.strip()] if args.sequences \
         else None
-    sequences = []
+    from .classes import SPLITS_FILE, load_split
+
+    split = None
+    if args.split:
+        try:
+            split = load_split(args.split, args.splits_file or SPLITS_FILE)
+        except (OSError, ValueError) as exc:
+            parser.error(f'--split: {exc}')
+    sequences, groups, used = [], {}, set()
     for folder in args.data:
         if not Path(folder).exists():
             parser.error(f'--data {folder}: no such folder')
         try:
-            sequences += load_dataset(folder, None)
+            found = load_dataset(folder, None)
         except SequenceError as exc:
             parser.error(str(exc))
+        group = Path(folder).resolve().name
+        if split is not None and any(s.name in split for s in found):
+            found = [s for s in found if s.name in split]
+            used.update(s.name for s in found)
+            group += f' [{args.split}]'
+        groups.update({s.name: group for s in found})
+        sequences += found
+    if split is not None and not used:
+        parser.error(f'--split {args.split}: no --data folder holds any of its sequences')
     if args.synthetic:
         if args.synthetic < 0 or args.synthetic_frames < 2:
             parser.error('--synthetic needs N >= 1 and --synthetic-frames >= 2')
-        sequences += make_suite(args.synthetic, args.synthetic_frames, seed=args.seed)
+        made = make_suite(args.synthetic, args.synthetic_frames, seed=args.seed)
+        groups.update({s.name: 'synthetic' for s in made})
+        sequences += made
     if not args.data and not args.synthetic:
         parser.error('give --data PATH and/or --synthetic N')
     seen = [s.name for s in sequences]
@@ -88,16 +118,17 @@ def _load_sequences(args, parser):
         if args.max_frames < 2:
             parser.error('--max-frames must be >= 2')
         sequences = [s.head(args.max_frames) for s in sequences]
-    return sequences
+    return sequences, groups
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    sequences = _load_sequences(args, parser)
+    sequences, groups = _load_sequences(args, parser)
 
     from ..errors import RARError
-    from .run import format_table, run_benchmark, summarize, write_results
+    from .classes import format_class_table
+    from .run import class_table_of, format_table, run_benchmark, summarize, write_results
     from .trackers import make_tracker, parse_overrides
 
     try:
@@ -118,6 +149,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f'error: cannot build tracker {spec!r}: {type(exc).__name__}: {exc}',
                   file=sys.stderr)
             return EXIT_USAGE
+    for item in args.variant:
+        label, _, fields = item.partition(':')
+        if not label.strip():
+            parser.error(f'--variant {item!r}: expected LABEL:KEY=VALUE[,KEY=VALUE]')
+        try:
+            changes = dict(overrides, **parse_overrides(
+                [f for f in fields.split(',') if f.strip()]))
+            tracker = make_tracker('rar', device=args.device, threads=args.threads,
+                                   rar_overrides=changes)
+        except ValueError as exc:
+            parser.error(f'--variant {item!r}: {exc}')
+        except (FileNotFoundError, RARError, RuntimeError, ImportError) as exc:
+            print(f'error: cannot build variant {item!r}: {type(exc).__name__}: {exc}',
+                  file=sys.stderr)
+            return EXIT_USAGE
+        tracker.name, tracker.spec = f'RAR-{label.strip()}', f'rar {fields}'.strip()
+        trackers.append(tracker)
+        specs.append(f'variant {item}')
 
     from tqdm import tqdm
 
@@ -131,19 +180,22 @@ def main(argv: list[str] | None = None) -> int:
                                 on_sequence_start=lambda s: bar.set_postfix_str(s.name),
                                 progress=bar.update)
     summary = summarize(records)
+    classes = class_table_of(records, sequences, groups)
     settings = {'command': ' '.join(['python -m rar_tracking.eval'] + list(
         argv if argv is not None else sys.argv[1:])),
         'data': [str(Path(d).resolve()) for d in args.data] or None,
         'synthetic': args.synthetic, 'synthetic_frames': args.synthetic_frames,
         'seed': args.seed, 'max_frames': args.max_frames, 'sequences': args.sequences,
         'trackers': specs, 'device': args.device, 'threads': args.threads,
-        'rar_overrides': overrides}
-    path = write_results(args.out, records, summary, sequences, trackers, settings)
+        'rar_overrides': overrides, 'split': args.split, 'variants': args.variant}
+    path = write_results(args.out, records, summary, sequences, trackers, settings,
+                         classes=classes)
     if not args.no_plots:
         from .plots import write_plots
 
         write_plots(summary, args.out)
     print(format_table(summary, sequences))
+    print(format_class_table(classes, list(summary)))
     print(f'results: {path}')
     failed = {name: r['errors'] for name, r in summary.items() if r['errors']}
     for name, errors in failed.items():

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from ..data.sequences import Sequence
+from .classes import sequence_classes
 from .metrics import SequenceScore, aggregate, aggregate_by_tag, evaluate_sequence
 from .trackers import Tracker
 
@@ -133,6 +134,24 @@ def summarize(records: dict[str, dict[str, TrackRecord]]) -> dict[str, dict]:
     return summary
 
 
+def class_table_of(records: dict[str, dict[str, TrackRecord]], sequences: list[Sequence],
+                   groups: dict[str, str]) -> dict:
+    """Per data folder (``groups``: sequence name -> folder label), per class of
+    :mod:`rar_tracking.eval.classes` and overall: each tracker's mean scores."""
+    from .classes import class_table, sequence_classes
+
+    by_group: dict[str, dict[str, list]] = {}
+    for s in sequences:
+        group = groups.get(s.name, 'sequences')
+        classes = sequence_classes(s.name, s.tags, s.meta.get('origin'))
+        for tracker, per_seq in records.items():
+            rec = per_seq.get(s.name)
+            if rec is not None and rec.score is not None:
+                by_group.setdefault(group, {}).setdefault(tracker, []).append(
+                    (rec.score, classes))
+    return class_table(by_group, list(records))
+
+
 def safe_name(name: str) -> str:
     """A file-system friendly version of a tracker or sequence name."""
     return re.sub(r'[^A-Za-z0-9._+-]+', '_', name).strip('_') or 'unnamed'
@@ -169,7 +188,7 @@ def environment() -> dict:
 
 def write_results(out_dir: str | os.PathLike, records: dict[str, dict[str, TrackRecord]],
                   summary: dict, sequences: list[Sequence], trackers: list[Tracker],
-                  settings: dict) -> Path:
+                  settings: dict, classes: dict | None = None) -> Path:
     """Write ``results.json`` and ``boxes/<tracker>/<sequence>.txt`` (x,y,w,h per frame,
     OTB style) plus ``.csv`` (frame, box, confidence, state, time)."""
     out = Path(out_dir)
@@ -197,10 +216,13 @@ def write_results(out_dir: str | os.PathLike, records: dict[str, dict[str, Track
         'environment': environment(),
         'trackers': {t.name: t.describe() for t in trackers},
         'sequences': [{'name': s.name, 'frames': len(s), 'visible': int(s.visible.sum()),
-                       'tags': s.tags, 'image_size': list(s.image_size),
+                       'tags': s.tags,
+                       'classes': sequence_classes(s.name, s.tags, s.meta.get('origin')),
+                       'image_size': list(s.image_size),
                        'origin': s.meta.get('origin', s.meta.get('format'))}
                       for s in sequences],
         'results': summary,
+        'classes': classes,
     }
     path = out / 'results.json'
     path.write_text(json.dumps(_clean(doc), indent=1), encoding='utf-8')

@@ -9,6 +9,8 @@ setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(include=[PACKAGE, PACKAGE + '.*']),
+    # the trained heads that `weights: auto` loads, and the record of how each was made
+    package_data={PACKAGE: ['weights/*.safetensors', 'weights/*.json', 'weights/*.md']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),

@@ -23,6 +23,7 @@ def _param(default, help: str, *, lo=None, hi=None, dynamic: bool = False,
 TRUNKS = ('auto', 'resnet50', 'resnet18', 'efficientnet_lite0')
 PROFILES = ('balanced', 'fast', 'full', 'auto')
 BACKENDS = ('torch', 'onnxruntime')
+ABLATIONS = ('memory', 'attention', 'refinement')
 # What each profile sets when the corresponding field is left at 0 (see TrackerConfig.profile);
 # a memory width of 0 there means feature_channels. The measurements behind these choices are
 # in docs/evaluation.md ("Profiles").
@@ -48,7 +49,10 @@ class TrackerConfig:
         "weights are found, else efficientnet_lite0)", choices=TRUNKS)
     trunk_weights: str = _param(
         '', 'ImageNet weights file of a ResNet trunk; empty: the torch hub cache when present')
-    weights: str = _param('', 'trained RAR weights (.safetensors or .pt); empty: untrained heads')
+    weights: str = _param(
+        '', "trained RAR weights: a .safetensors or .pt file; 'auto': the file shipped in the "
+        'package for this trunk and profile (untrained heads, with a warning, where none ships '
+        "or its geometry differs from this configuration); '' or 'none': untrained heads")
     allow_random_trunk: bool = _param(
         False, 'allow a trunk without ImageNet weights (random features; for tests only)')
     init_seed: int = _param(
@@ -81,6 +85,13 @@ class TrackerConfig:
     crop_size: int = _param(
         0, "side of the square crop fed to the network; 0: the profile's (full and balanced "
         "225, the paper's; fast 193)", unit='px', lo=0, hi=512)
+
+    ablate: str = _param(
+        '', "parts switched off for ablation studies, comma-separated: 'memory' (the ConvLSTM "
+        "state is not carried: a fresh state every frame), 'attention' (no attention at all: "
+        "the reinforced feature is the feature, Eq. 7 skipped), 'refinement' (the stages are "
+        'summed after upsampling instead of merged by the learnt refinement). Empty: the whole '
+        'RAR network. Torch backend only')
 
     # --- Search area and scale (Section 4.1) -----------------------------------------
     search_area_factor: float = _param(
@@ -165,6 +176,11 @@ class TrackerConfig:
                 f'confidence_threshold (a frame good enough to recover on is not a miss, and one '
                 f'good enough to learn from recovers), got {self.lost_threshold} / '
                 f'{self.recover_threshold} / {self.confidence_threshold}')
+        unknown = sorted(set(self.ablated) - set(ABLATIONS))
+        if unknown:
+            raise ValueError(f'ablate: {unknown} not among {ABLATIONS}')
+        if self.ablated and self.backend != 'torch':
+            raise ValueError('ablate: ablation studies run on the torch backend only')
         if self.num_scales % 2 != 1:
             raise ValueError(f'num_scales: must be odd, got {self.num_scales}')
 
@@ -178,6 +194,11 @@ class TrackerConfig:
             import torch
             device_type = 'cuda' if torch.cuda.is_available() and self.device != 'cpu' else 'cpu'
         return self.replace(profile='full' if device_type == 'cuda' else 'fast')
+
+    @property
+    def ablated(self) -> frozenset[str]:
+        """The parts ``ablate`` switches off."""
+        return frozenset(p.strip() for p in self.ablate.split(',') if p.strip())
 
     @property
     def crop(self) -> int:

@@ -112,15 +112,18 @@ class RARAdapter(Tracker):
     """:class:`rar_tracking.tracker.RARTracker` behind the benchmark interface."""
 
     def __init__(self, config, spec: str = 'rar'):
-        from ..tracker import RARTracker  # lazily: the network needs torch
+        from ..model.weights import resolve_weights  # lazily: the network needs torch
+        from ..tracker import RARTracker
 
         self.spec = spec
         self._tracker = RARTracker(config)
         self.config = self._tracker.config
         trunk = getattr(self._tracker, 'trunk_name', config.trunk)
         self.name = f'RAR-{trunk}'
-        if config.weights:
-            self.name += '@' + os.path.basename(config.weights)
+        weights = resolve_weights(self.config)
+        self.name += '@' + os.path.basename(weights) if weights else '@untrained'
+        if self.config.ablated:
+            self.name += '-without-' + '+'.join(sorted(self.config.ablated))
         self.last_result = None
 
     @property

@@ -102,13 +102,15 @@ def parameters_sha256(net: nn.Module) -> str:
 
 def expected_metadata(net: nn.Module, config: TrackerConfig) -> dict[str, str]:
     """The metadata an ONNX file of ``net`` built from ``config`` carries (without the opset)."""
+    from .weights import resolve_weights
     trunk = resolve_trunk_name(config.trunk, config.trunk_weights)
+    weights = resolve_weights(config)
     return {
         'format': FORMAT, 'trunk': trunk, 'profile': config.profile,
         'crop_size': str(config.crop), 'feature_channels': str(config.feature_channels),
         # the ConvLSTM width where the configuration has one apart from feature_channels
         'memory_channels': str(getattr(config, 'memory', config.feature_channels)),
-        'weights': f'sha256:{_file_sha256(config.weights)}' if config.weights else 'untrained',
+        'weights': f'sha256:{_file_sha256(weights)}' if weights else 'untrained',
         'init_seed': str(config.init_seed), 'parameters_sha256': parameters_sha256(net)}
 
 

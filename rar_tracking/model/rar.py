@@ -20,7 +20,7 @@ from torch import nn
 from ..config import NATIVE_STRIDE_PROFILES, TrackerConfig
 from .attention import AttentionState, HierarchicalAttention
 from .backbone import Trunk, build_trunk
-from .refinement import Refinement
+from .refinement import Refinement, upsample_to
 
 
 class ChannelReduction(nn.Module):
@@ -63,20 +63,30 @@ class RARNet(nn.Module):
         self.register_buffer('mean', torch.tensor(trunk.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(trunk.std).view(1, 3, 1, 1), persistent=False)
         self.half_trunk = False  # fp16 autocast for the trunk on CUDA (set by the tracker)
+        # Parts switched off for ablation studies (TrackerConfig.ablate): 'memory',
+        # 'attention', 'refinement'. Never set when tracking for real.
+        self.ablate: frozenset[str] = frozenset()
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) RGB in [0, 255] -> the trunk's normalised input."""
         return (images / 255.0 - self.mean) / self.std
 
-    def stage_features(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """(N, 3, H, W) RGB [0, 255] -> three reduced stage maps (N, C, H/s, W/s), float32,
-        s being each stage's stride (``trunk.strides``)."""
+    def trunk_features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """(N, 3, H, W) RGB [0, 255] -> the trunk's three stage maps (N, C_i, H/s, W/s), s
+        being each stage's stride (``trunk.strides``); fp16 under ``half_trunk`` on CUDA."""
         x = self.normalize(images.float())
         use_half = self.half_trunk and x.is_cuda
         ctx = torch.autocast('cuda', dtype=torch.float16) if use_half else contextlib.nullcontext()
         with ctx:
-            feats = self.trunk(x)
-        return [r(f.float()) for r, f in zip(self.reduce, feats)]
+            return self.trunk(x)
+
+    def reduce_stages(self, trunk_feats: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The trunk's stage maps -> three reduced maps (N, C, H/s, W/s), float32."""
+        return [r(f.float()) for r, f in zip(self.reduce, trunk_feats)]
+
+    def stage_features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """(N, 3, H, W) RGB [0, 255] -> three reduced stage maps (N, C, H/s, W/s), float32."""
+        return self.reduce_stages(self.trunk_features(images))
 
     def attend(self, stages: list[torch.Tensor], states: list[AttentionState] | None
                ) -> tuple[torch.Tensor, list[AttentionState], list[dict]]:
@@ -85,14 +95,21 @@ class RARNet(nn.Module):
         Returns phi^a (N, C, H', W') scaled to unit mean energy per position, the new states
         and each stage's attention maps.
         """
-        states = states or [None, None, None]
+        if not states or 'memory' in self.ablate:
+            states = [None, None, None]
         outs, new_states, maps = [], [], []
         for module, feat, state in zip(self.attention, stages, states):
-            out, new_state, m = module(feat, state)
+            if 'attention' in self.ablate:
+                out, new_state, m = feat, state, {}
+            else:
+                out, new_state, m = module(feat, state)
             outs.append(out)
             new_states.append(new_state)
             maps.append(m)
-        phi = self.refinement(outs)
+        if 'refinement' in self.ablate:
+            phi = sum(upsample_to(o, outs[0]) for o in outs)
+        else:
+            phi = self.refinement(outs)
         energy = phi.pow(2).sum(dim=1).mean(dim=(1, 2)).clamp_min(1e-12)
         return phi / energy.sqrt()[:, None, None, None], new_states, maps
 
@@ -119,13 +136,15 @@ def build_network(config: TrackerConfig) -> RARNet:
     seeded with ``init_seed``, not the global one, so every process (node, evaluation, demo,
     training) builds the same network and a measurement can be repeated.
     """
-    from .weights import load_rar_weights  # weights.py imports this module
+    from .weights import load_rar_weights, resolve_weights  # weights.py imports this module
     config = config.resolved()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.init_seed)
         trunk = build_trunk(config.trunk, config.trunk_weights, config.allow_random_trunk,
                             native_strides=config.profile in NATIVE_STRIDE_PROFILES)
         net = RARNet(trunk, config.feature_channels, config.memory)
-    if config.weights:
-        load_rar_weights(net, config.weights, config)
+    net.ablate = config.ablated
+    path = resolve_weights(config)
+    if path:
+        load_rar_weights(net, path, config)
     return net

@@ -12,6 +12,7 @@ another trunk or width, missing or unexpected keys, wrong shapes, non-finite val
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -26,6 +27,50 @@ FORMAT = 'rar_tracking/1'
 # geometry of Eq. 10-12 they learnt with. (Thresholds, scales and learning rates do not.)
 GEOMETRY_KEYS = ('profile', 'memory', 'crop', 'search_area_factor', 'label_sigma',
                  'template_window', 'num_context', 'context_offset')
+
+
+#: Where the package keeps the trained heads it ships (package data).
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / 'weights'
+_log = logging.getLogger(__name__)
+_warned_auto: set[str] = set()
+
+
+def shipped_weights_path(config) -> Path:
+    """The file ``weights: auto`` looks for: ``rar_tracking/weights/<trunk>_<profile>.safetensors``
+    (trunk and profile resolved), whether or not it exists."""
+    from .backbone import resolve_trunk_name
+    config = config.resolved()
+    return SHIPPED_DIR / f'{resolve_trunk_name(config.trunk, config.trunk_weights)}_' \
+        f'{config.profile}.safetensors'
+
+
+def resolve_weights(config) -> str:
+    """The weights file a TrackerConfig asks for: its ``weights`` path; for 'auto' the shipped
+    file of its trunk and profile when one exists and its recorded geometry equals the
+    configuration's (else '' with one warning per reason: untrained heads); '' for '' and
+    'none'."""
+    name = config.weights.strip()
+    if name.lower() in ('', 'none'):
+        return ''
+    if name.lower() != 'auto':
+        return name
+    path = shipped_weights_path(config)
+    reason = None
+    if not path.is_file():
+        reason = f'no trained heads ship for this trunk and profile ({path.name})'
+    else:
+        meta = read_metadata(path)
+        for key, value in geometry_metadata(config).items():
+            if key in meta and meta[key] != value:
+                reason = (f'the shipped {path.name} was trained with {key[7:]} = {meta[key]}, '
+                          f'this configuration has {key[7:]} = {value}')
+                break
+    if reason is None:
+        return str(path)
+    if reason not in _warned_auto:
+        _warned_auto.add(reason)
+        _log.warning("weights 'auto': %s; running untrained heads", reason)
+    return ''
 
 
 def geometry_metadata(config) -> dict[str, str]:

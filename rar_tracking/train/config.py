@@ -57,6 +57,8 @@ class RuntimeSettings:
     val_samples: int = 64           # held-out clips evaluated after every epoch (0: none)
     val_at_start: bool = True       # also evaluate before the first step
     keep_checkpoints: int = 2       # epoch checkpoints kept besides last.pt
+    cache_features: bool = False    # run the frozen trunk once over a fixed pool of clips
+    cache_clips: int = 0            # size of that pool (0: optim.samples_per_epoch)
 
 
 @dataclass
@@ -139,6 +141,10 @@ class TrainConfig:
             (r.val_samples >= 0 and r.keep_checkpoints >= 0,
              'runtime: val_samples and keep_checkpoints must be >= 0'),
             (c.search_frames >= 1 and c.max_gap >= 1, 'clip: search_frames, max_gap >= 1'),
+            (not r.cache_features or o.heads_only,
+             'runtime.cache_features needs optim.heads_only: true (the trunk must be frozen)'),
+            (r.cache_clips == 0 or r.cache_clips >= o.samples_per_epoch,
+             'runtime.cache_clips must be 0 or at least optim.samples_per_epoch'),
         ]
         for ok, message in checks:
             if not ok:

@@ -46,6 +46,7 @@ from .checkpoints import (CHECKPOINT_FORMAT, checkpoint_to_resume, rng_state, sa
                           set_rng_state)
 from .config import TrainConfig
 from .data import AugmentSettings, ClipDataset, ClipSampler, EpochSampler, worker_init
+from .feature_cache import CachedClips
 from .run_log import RunLog
 from .sources import check_disjoint, load_sources
 from .step import ClipModel, response_metrics
@@ -146,8 +147,11 @@ def _mean_over_ranks(values: dict[str, float], device: torch.device, world: int)
 
 # ---------------------------------------------------------------------------- steps
 def _to_device(batch: dict, device: torch.device) -> dict:
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) and k != 'box_cells' else v
-            for k, v in batch.items()}
+    def move(k, v):
+        if isinstance(v, list) and v and torch.is_tensor(v[0]):  # cached trunk features
+            return [x.to(device, non_blocking=True) for x in v]
+        return v.to(device, non_blocking=True) if torch.is_tensor(v) and k != 'box_cells' else v
+    return {k: move(k, v) for k, v in batch.items()}
 
 
 def train_step(model, batch: dict, optimizer, scheduler, scaler, params, grad_clip: float,
@@ -188,7 +192,7 @@ def evaluate(model: ClipModel, dataset: ClipDataset, batch_size: int, num_worker
     for batch in loader:
         batch = _to_device(batch, device)
         out = model(batch['template'], batch['search'], batch['label'], batch['box_cells'])
-        n = batch['template'].shape[0]
+        n = batch['label'].shape[0]
         metrics = response_metrics(out['response'], batch['offset'])
         metrics['loss'] = float(out['loss'])
         peak_max = max(peak_max, metrics.pop('peak_max'))
@@ -237,12 +241,27 @@ class _Run:
         amp = cfg.optim.amp and dev.type == 'cuda'
         self.model = ClipModel(net, self.geometry, amp=amp).to(dev)
         self.train_set, self.val_set = build_datasets(cfg, self.geometry)
+        self.workers = cfg.runtime.num_workers
+        if cfg.runtime.cache_features:
+            self._cache_features()
         self.steps_per_epoch = cfg.optim.samples_per_epoch // (cfg.optim.batch_size * self.world)
         if self.steps_per_epoch < 1:
             raise ValueError('optim.samples_per_epoch is smaller than one step of all processes')
         self.total_steps = cfg.optim.epochs * self.steps_per_epoch
         self.optimizer, self.scheduler = build_optimizer(self.params, cfg, self.total_steps)
         self.scaler = torch.amp.GradScaler('cuda', enabled=amp)
+
+    def _cache_features(self) -> None:
+        """Replace the datasets by :class:`CachedClips` (the frozen trunk run once); their
+        items are then in memory, so the loaders use no worker processes."""
+        r, o = self.cfg.runtime, self.cfg.optim
+        count = r.cache_clips or o.samples_per_epoch
+        self.train_set = CachedClips(self.train_set, self.net, count, self.dev, o.batch_size,
+                                     r.num_workers)
+        if self.val_set is not None:
+            self.val_set = CachedClips(self.val_set, self.net, len(self.val_set), self.dev,
+                                       o.batch_size, r.num_workers)
+        self.workers = 0
 
     def restore(self, ckpt: dict[str, Any] | None, max_steps: int | None) -> None:
         """Load ``ckpt`` (when resuming), set where to stop, wrap the model for DDP."""
@@ -282,7 +301,7 @@ class _Run:
     def validate(self) -> None:
         if self.val_set is not None and self.main:
             values = evaluate(self.model, self.val_set, self.cfg.optim.batch_size,
-                              self.cfg.runtime.num_workers, self.dev)
+                              self.workers, self.dev)
             self.log.scalars('val', self.step, values)
             self.history['val'].append(dict(step=self.step, **values))
         if self.world > 1:
@@ -315,7 +334,7 @@ class _Run:
         skip = (self.step - epoch * self.steps_per_epoch) * self.cfg.optim.batch_size
         return DataLoader(self.train_set, batch_size=self.cfg.optim.batch_size,
                           sampler=EpochSampler(base_sampler, epoch, skip), drop_last=True,
-                          num_workers=self.cfg.runtime.num_workers, worker_init_fn=worker_init,
+                          num_workers=self.workers, worker_init_fn=worker_init,
                           pin_memory=self.dev.type == 'cuda')
 
     def run(self) -> float:

@@ -46,10 +46,17 @@ class ClipModel(nn.Module):
             return torch.autocast('cuda', dtype=torch.float16)
         return contextlib.nullcontext()
 
-    def features(self, images: torch.Tensor, states):
-        """phi^a of uint8/float crops (N, 3, S, S), in float32, and the new attention states."""
-        with self._autocast(images.device):
-            phi, states, _ = self.net(images.float(), states)
+    def features(self, inputs, states):
+        """phi^a, in float32, and the new attention states, of uint8/float crops
+        (N, 3, S, S) or of the trunk's three stage maps already computed (a list, as
+        :class:`~rar_tracking.train.feature_cache.CachedClips` gives them)."""
+        device = inputs[0].device if isinstance(inputs, (list, tuple)) else inputs.device
+        with self._autocast(device):
+            if isinstance(inputs, (list, tuple)):
+                stages = self.net.reduce_stages([f.float() for f in inputs])
+                phi, states, _ = self.net.attend(stages, states)
+            else:
+                phi, states, _ = self.net(inputs.float(), states)
         return phi.float(), states
 
     def filter(self, phi_z: torch.Tensor, box_cells: torch.Tensor) -> torch.Tensor:
@@ -70,20 +77,25 @@ class ClipModel(nn.Module):
         numerator, energy, context = (torch.stack(t) for t in zip(*terms))
         return solve_filter(numerator, energy, context, g.lambda1, g.lambda2)
 
-    def forward(self, template: torch.Tensor, search: torch.Tensor, label: torch.Tensor,
+    def forward(self, template, search, label: torch.Tensor,
                 box_cells: torch.Tensor) -> dict[str, torch.Tensor]:
-        """template (B, 3, S, S), search (B, T, 3, S, S), label (B, T, F, F), box_cells (B, 2).
+        """template (B, 3, S, S), search (B, T, 3, S, S), label (B, T, F, F), box_cells (B, 2);
+        or, with cached trunk features, template a list of the three stage maps
+        (B, C_s, H_s, W_s) and search a list of three (B, T, C_s, H_s, W_s).
 
         Returns 'loss' (scalar, Eq. 12 averaged over the T frames) and 'response'
         (B, T, F, F).
         """
+        cached = isinstance(search, (list, tuple))
+        device_type = label.device.type
         phi_z, states = self.features(template, None)
-        with torch.autocast(template.device.type, enabled=False):
+        with torch.autocast(device_type, enabled=False):
             w_hat = self.filter(phi_z, box_cells)
         responses = []
-        for t in range(search.shape[1]):
-            phi_x, states = self.features(search[:, t], states)
-            with torch.autocast(template.device.type, enabled=False):
+        for t in range(label.shape[1]):
+            x_t = [s[:, t] for s in search] if cached else search[:, t]
+            phi_x, states = self.features(x_t, states)
+            with torch.autocast(device_type, enabled=False):
                 responses.append(correlation_response(w_hat, phi_x * self.window))
         response = torch.stack(responses, dim=1)
         loss = ridge_loss(response.flatten(0, 1), label.flatten(0, 1).to(response))

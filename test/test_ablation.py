@@ -1,0 +1,71 @@
+"""TrackerConfig.ablate: each switch removes exactly its part of the RAR network."""
+import numpy as np
+import pytest
+import torch
+
+from rar_tracking.config import TrackerConfig
+from rar_tracking.model.rar import build_network
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+def _net(ablate=''):
+    config = TrackerConfig(trunk='efficientnet_lite0', profile='fast', crop_size=97,
+                           device='cpu', ablate=ablate)
+    net = build_network(config).eval()
+    with torch.no_grad():  # heads away from their start, so every part matters
+        g = torch.Generator().manual_seed(3)
+        for p in net.head_parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    return net
+
+
+def _crops(seed):
+    rng = np.random.default_rng(seed)
+    return torch.from_numpy(rng.integers(0, 255, (2, 3, 97, 97)).astype(np.float32))
+
+
+@torch.no_grad()
+def test_memory_ablation_forgets_the_previous_frame():
+    for ablate, carried in (('', True), ('memory', False)):
+        net = _net(ablate)
+        _, state, _ = net(_crops(0))
+        with_state, _, _ = net(_crops(1), state)
+        fresh, _, _ = net(_crops(1))
+        differs = not torch.allclose(with_state, fresh, atol=1e-6)
+        assert differs == carried, ablate
+
+
+@torch.no_grad()
+def test_attention_ablation_skips_eq_7():
+    """Without attention, changing every attention weight changes nothing; with it, it does."""
+    for ablate, used in (('', True), ('attention', False)):
+        net = _net(ablate)
+        before, _, _ = net(_crops(0))
+        for p in net.attention.parameters():
+            p.mul_(-1.5)
+        after, _, _ = net(_crops(0))
+        assert (not torch.allclose(before, after, atol=1e-6)) == used, ablate
+
+
+@torch.no_grad()
+def test_refinement_ablation_sums_the_stages():
+    for ablate, used in (('', True), ('refinement', False)):
+        net = _net(ablate)
+        before, _, _ = net(_crops(0))
+        for p in net.refinement.parameters():
+            p.mul_(-1.5)
+        after, _, _ = net(_crops(0))
+        assert (not torch.allclose(before, after, atol=1e-6)) == used, ablate
+        assert before.shape[-1] == 13  # stride 8 on a 97 px crop either way
+
+
+def test_unknown_or_unsupported_ablations_are_refused():
+    with pytest.raises(ValueError, match='ablate'):
+        TrackerConfig(ablate='memory,filter')
+    with pytest.raises(ValueError, match='torch backend'):
+        TrackerConfig(ablate='memory', backend='onnxruntime')
+    assert TrackerConfig(ablate=' memory , attention').ablated == {'memory', 'attention'}

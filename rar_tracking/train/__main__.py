@@ -71,7 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RARError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return EXIT_ERROR
-    if summary:
+    if summary:  # the exact command, for the record of weights that ship (train/ship.py)
+        command = ' '.join(['python -m rar_tracking.train'] + [
+            a if a.replace('=', '').replace('.', '').replace('/', '').replace('_', '')
+            .replace('-', '').isalnum() else repr(a) for a in (argv or sys.argv[1:])])
+        with open(out / 'command.txt', 'a', encoding='utf-8') as f:
+            f.write(command + '\n')
         train_hist = summary['history']['train']
         val_hist = summary['history']['val']
         print(f"{summary['steps']}/{summary['total_steps']} steps, "

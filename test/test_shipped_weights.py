@@ -83,3 +83,14 @@ def test_the_shipped_heads_load_as_trained(record_path):
     untrained = fingerprint(build_network(config.replace(weights='none')), crop)
     assert max(abs(a - b) for a, b in zip(untrained, expected)) > 1e-2
     assert not set(record['sequences']['train']) & set(record['sequences']['val'])
+
+
+def test_filter_only_keys_do_not_refuse_trained_heads(shipped_dir):
+    """The context patches (k, offset) enter only the filter of Eq. 10, not the network: heads
+    trained with k = 4 run with k = 0 (the ablation) through 'auto' and an explicit path."""
+    config = TrackerConfig(trunk='efficientnet_lite0', profile='fast', device='cpu')
+    path = shipped_weights_path(config)
+    save_rar_weights(build_network(config), path, config=config)
+    k0 = config.replace(weights='auto', num_context=0)
+    assert resolve_weights(k0) == str(path)
+    build_network(k0.replace(weights=str(path)))

@@ -27,6 +27,10 @@ FORMAT = 'rar_tracking/1'
 # geometry of Eq. 10-12 they learnt with. (Thresholds, scales and learning rates do not.)
 GEOMETRY_KEYS = ('profile', 'memory', 'crop', 'search_area_factor', 'label_sigma',
                  'template_window', 'num_context', 'context_offset')
+# Recorded keys that only the filter of Eq. 10 uses, not the network: heads trained with them
+# still compute the same features with other values (the k = 0 ablation runs trained heads
+# without context patches), so a difference is logged, not refused.
+FILTER_ONLY_KEYS = ('num_context', 'context_offset')
 
 
 #: Where the package keeps the trained heads it ships (package data).
@@ -61,7 +65,7 @@ def resolve_weights(config) -> str:
     else:
         meta = read_metadata(path)
         for key, value in geometry_metadata(config).items():
-            if key in meta and meta[key] != value:
+            if key in meta and meta[key] != value and key[7:] not in FILTER_ONLY_KEYS:
                 reason = (f'the shipped {path.name} was trained with {key[7:]} = {meta[key]}, '
                           f'this configuration has {key[7:]} = {value}')
                 break
@@ -134,7 +138,10 @@ def load_rar_weights(net: RARNet, path: str | os.PathLike, config=None) -> dict[
     meta = read_metadata(path)
     if config is not None:
         for key, value in geometry_metadata(config).items():
-            if key in meta and meta[key] != value:
+            if key in meta and meta[key] != value and key[7:] in FILTER_ONLY_KEYS:
+                _log.info('%s: trained with %s = %s, used with %s (the filter only)', path,
+                          key[7:], meta[key], value)
+            elif key in meta and meta[key] != value:
                 raise WeightsError(f'{path}: trained with {key[7:]} = {meta[key]}, this tracker '
                                    f'has {key[7:]} = {value}; use a matching configuration or '
                                    'weights made for this one')

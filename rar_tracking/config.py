@@ -148,6 +148,33 @@ class TrackerConfig:
         2.0, 'side of the search while LOST, in normal search sides (a 3x3 grid of crops)',
         lo=1.0, hi=4.0, dynamic=True)
 
+    # --- Small and fast targets, losses (issue 14; search.py, motion.py) ------------
+    # Defaults, and why each is kept or left off: docs/evaluation.md, "Issue 14".
+    min_search_px: float = _param(
+        0.0, 'smallest side of the search square in image pixels (0: none); a 9 px target at '
+        'search_area_factor 3 gets a 27 px window, which a third of its motion per frame '
+        'leaves', unit='px', lo=0.0, hi=4096.0)
+    motion_prior: bool = _param(
+        False, 'centre the search on a constant-velocity prediction of the centre (image '
+        'pixels, reset by initialize) and choose between the top peaks with a Gaussian prior '
+        'around it: a fast target stays inside its window, a crossing look-alike loses the tie')
+    motion_lr: float = _param(
+        0.5, 'weight of the newest displacement in the smoothed velocity of the motion prior',
+        lo=0.0, hi=1.0)
+    motion_sigma: float = _param(
+        1.0, "std of the motion prior's Gaussian on a peak's distance from the prediction, in "
+        'target sizes (a target seldom changes its velocity by its own size in one frame)',
+        lo=0.1, hi=100.0)
+    peak_candidates: int = _param(
+        4, 'local maxima of the response the motion prior chooses from', lo=1, hi=32)
+    lost_search_growth: float = _param(
+        0.0, 'while LOST, the half-width of the searched region grows by this many search '
+        'sides per frame (0: fixed at lost_search_factor); crops per frame stay 9', lo=0.0,
+        hi=4.0)
+    redetect_after: int = _param(
+        0, 'LOST frames after which the search covers the whole image, 9 crops of the normal '
+        'side per frame in turn (0: never)', lo=0, hi=100000)
+
     def replace(self, **changes: Any) -> 'TrackerConfig':
         """A copy with some fields changed (validated)."""
         new = dataclasses.replace(self, **changes)

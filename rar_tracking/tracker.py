@@ -20,6 +20,12 @@ One frame of ``track``:
    memory freeze (never learn the background) and the search covers ``lost_search_factor``
    times the side with a 3x3 grid of normal crops (same resolution, window and memory as a
    normal frame), until a peak reaches ``recover_threshold``.
+
+Issue 14's mechanisms, each off by default unless docs/evaluation.md shows it kept: a search
+square of at least ``min_search_px`` image pixels (:mod:`rar_tracking.search`); a
+constant-velocity prediction of the centre on which the crops are centred and which decides
+between the response's top peaks (:mod:`rar_tracking.motion`); a LOST search that grows
+(``lost_search_growth``) and covers the whole frame after ``redetect_after`` LOST frames.
 """
 from __future__ import annotations
 
@@ -42,7 +48,9 @@ from .model.correlation import (TemplateSet, cacf_terms, correlation_response,
                                 cosine_window, gaussian_label,
                                 peak_and_psr, shift_zero_fill, subpixel_offset, template_patches)
 from .model.rar import RARNet, build_network
+from .motion import ConstantVelocity, choose_peak
 from .profiling import SectionTimer
+from .search import lost_plan, search_side
 from .types import Box, TrackResult, TrackState
 
 @dataclass
@@ -61,12 +69,16 @@ class TrackerState:
     frame: int = 0
     last: TrackResult | None = None
     last_image: np.ndarray | None = None  # to learn again when the search area changes
+    motion: ConstantVelocity | None = None  # the centre's velocity (motion_prior)
+    lost_count: int = 0  # frames searched while LOST
+    lost_cursor: int = 0  # where the LOST search goes on in its tiles
 
     def __deepcopy__(self, memo):
         return TrackerState(self.center, self.size, self.base_size, self.image_size,
                             [s.clone() for s in self.attention], self.templates.copy(),
                             self.peak_ref, self.status, self.misses, self.frame,
-                            copy.deepcopy(self.last, memo), self.last_image)
+                            copy.deepcopy(self.last, memo), self.last_image,
+                            copy.copy(self.motion), self.lost_count, self.lost_cursor)
 
 
 class RARTracker:
@@ -198,8 +210,10 @@ class RARTracker:
     def _box_cells(self, size, side) -> tuple[float, float]:
         return self.geometry.box_cells(size[0], size[1], side)
 
-    def _side(self, size) -> float:
-        return self.geometry.side(size[0], size[1])
+    def _side(self, size, image_size=None) -> float:
+        width, height = image_size or self._state.image_size
+        return search_side(self.geometry.side(size[0], size[1]), self.config.min_search_px,
+                           width, height)
 
     # ------------------------------------------------------------------ API
     @torch.no_grad()
@@ -211,7 +225,7 @@ class RARTracker:
         box = validate_box(box, width, height)
         size = (max(box.w, self.config.min_size), max(box.h, self.config.min_size))
         center = box.center
-        side = self._side(size)
+        side = self._side(size, (width, height))
         phi, attention = self._features(image, [center], [side], self.config.crop, None)
         with self.timer.section('correlation filter (Eq. 10)'):
             terms = self._template_terms(phi, self._box_cells(size, side))
@@ -228,7 +242,8 @@ class RARTracker:
             raise InvalidBoxError(f'the box {box.as_tuple()} gives no usable template '
                                   '(a flat or empty image region)')
         self._state = TrackerState(center, size, size, (width, height), attention, templates,
-                                   peak_ref, last_image=image.copy())
+                                   peak_ref, last_image=image.copy(),
+                                   motion=ConstantVelocity(self.config.motion_lr))
         result = TrackResult(Box.from_center(*center, *size), TrackState.TRACKING, 1.0, peak_ref,
                              psr, 1.0, (time.perf_counter() - start) * 1e3)
         self._state.last = result
@@ -260,21 +275,39 @@ class RARTracker:
             scored = peaks * torch.tensor(penalties)
             best = int(scored.argmax())
             peak, psr = float(peaks[best]), float(psrs[best])
-            dy, dx = subpixel_offset(response[best], *idx[best].tolist())
-        cell_px = self.geometry.cell_pixels(sides[best])
+            cell_px = self.geometry.cell_pixels(sides[best])
+            iy, ix = idx[best].tolist()
+            if c.motion_prior and not lost:  # the crop is centred on the prediction
+                peak, iy, ix = choose_peak(response[best], c.peak_candidates,
+                                           c.motion_sigma * math.sqrt(st.size[0] * st.size[1])
+                                           / cell_px)
+            dy, dx = subpixel_offset(response[best], iy, ix)
         confidence = float(np.clip(peak / st.peak_ref, 0.0, 1.0)) if math.isfinite(peak) else 0.0
 
         found = confidence >= (c.recover_threshold if lost else c.lost_threshold)
         if found:
+            old = st.center
             self._move((centers[best][0] + dx * cell_px, centers[best][1] + dy * cell_px),
                        1.0 if lost else self.scale_factors[best], width, height)
+            if lost:
+                st.motion.reset()
+            else:
+                st.motion.found(old, st.center)
             if not lost and confidence >= c.confidence_threshold:
                 with self.timer.section('filter update (Eq. 10)'):
-                    self._learn(phi[best:best + 1], dy, dx, new_states, best)
+                    # the memory follows the next crop's centre, in this crop's cells
+                    nxt = self._search_center(width, height)
+                    mem = ((nxt[1] - centers[best][1]) / cell_px,
+                           (nxt[0] - centers[best][0]) / cell_px)
+                    self._learn(phi[best:best + 1], dy, dx, new_states, best, mem)
         else:
             st.misses += 1
-            if st.misses >= c.lost_frames:
-                st.status = TrackState.LOST
+            st.motion.missed()
+            if lost:
+                st.lost_count += 1
+            elif st.misses >= c.lost_frames:
+                st.status, st.lost_count, st.lost_cursor = TrackState.LOST, 0, 0
+                st.motion.reset()
         result = TrackResult(Box.from_center(*st.center, *st.size), st.status, confidence, peak,
                              psr, math.sqrt(st.size[0] * st.size[1] /
                                             (st.base_size[0] * st.base_size[1])),
@@ -290,10 +323,25 @@ class RARTracker:
         st, c = self._state, self.config
         side = self._side(st.size)
         if st.status == TrackState.LOST:
-            centers = self._lost_grid(st.center, side, width, height)
+            if c.lost_search_growth > 0 or c.redetect_after > 0:
+                centers, st.lost_cursor = lost_plan(
+                    st.center, side, width, height, st.lost_count, st.lost_cursor,
+                    factor=c.lost_search_factor, growth=c.lost_search_growth,
+                    redetect_after=c.redetect_after)
+            else:
+                centers = self._lost_grid(st.center, side, width, height)
             return centers, [side] * len(centers), [1.0] * len(centers)
-        return ([st.center] * len(self.scale_factors), [side * f for f in self.scale_factors],
+        return ([self._search_center(width, height)] * len(self.scale_factors),
+                [side * f for f in self.scale_factors],
                 [1.0 if f == 1.0 else c.scale_penalty for f in self.scale_factors])
+
+    def _search_center(self, width: int, height: int) -> tuple[float, float]:
+        """Where the next pyramid is centred: the last centre, or with ``motion_prior`` its
+        constant-velocity prediction (at most half a search side away)."""
+        st = self._state
+        if not self.config.motion_prior:
+            return st.center
+        return st.motion.predict(st.center, width, height, self._side(st.size) / 2.0)
 
     def _move(self, center: tuple[float, float], scale: float, width: int, height: int) -> None:
         """The target found at ``center`` (kept in the image) with the pyramid's ``scale``
@@ -304,10 +352,11 @@ class RARTracker:
                      min(max(center[1], 0.0), float(height)))
         st.size = (min(max(st.size[0] * s, c.min_size), float(width)),
                    min(max(st.size[1] * s, c.min_size), float(height)))
-        st.misses, st.status = 0, TrackState.TRACKING
+        st.misses, st.status, st.lost_count, st.lost_cursor = 0, TrackState.TRACKING, 0, 0
 
     def _learn(self, phi: torch.Tensor, dy: float, dx: float,
-               new_states: list[AttentionState], best: int) -> None:
+               new_states: list[AttentionState], best: int,
+               memory_shift: tuple[float, float]) -> None:
         """Add the re-centred template of this frame to the set; advance the attention memory.
 
         The memory moves with the target: the ConvLSTM's h and c were computed on a crop
@@ -315,15 +364,17 @@ class RARTracker:
         shifted by the displacement (rounded to each stage's cells) as the template is;
         otherwise the spatial memory would point one frame's motion behind. The size change of
         a frame (at most one pyramid step, 2 %) moves a border cell by under half a cell, so
-        the memory is not rescaled.
+        the memory is not rescaled. ``memory_shift`` (dy, dx cells) is the next crop's centre
+        seen from this one's: the displacement, plus the predicted motion with motion_prior.
         """
         st, c = self._state, self.config
         centred = shift_zero_fill(phi, int(round(dy)), int(round(dx)))
         terms = self._template_terms(centred, self._box_cells(st.size, self._side(st.size)))
+        my, mx = memory_shift
         st.templates.first_weight = c.first_template_weight
         st.templates.add(terms, c.learning_rate)
         strides = self.net.trunk.strides
-        st.attention = [s.select(best).shifted(int(round(dy * self.stride / k)),
-                                               int(round(dx * self.stride / k)))
+        st.attention = [s.select(best).shifted(int(round(my * self.stride / k)),
+                                               int(round(mx * self.stride / k)))
                         for s, k in zip(new_states, strides)]
 

@@ -1,0 +1,126 @@
+"""Generated sequences made for one tracking difficulty each (issue 14), exact ground truth.
+
+- :func:`fast_small_target`: a small object crossing the frame on a straight line faster than
+  a search window of 3x its size can follow (it moves ``speed`` px per frame);
+- :func:`crossing_twin`: the target and an identical twin on straight lines in opposite
+  directions, the twin passing over (or behind) the target in the middle of the sequence;
+- :func:`leave_and_reenter`: the target leaves the frame at one side, is out of view for a
+  while (ground truth NaN), and comes back at the opposite side.
+
+Objects are drawn at integer positions and clipped at the frame's border (the ground truth is
+the part inside the frame; NaN when none is). Textures are scikit-image's shipped images, as
+in :mod:`.synthetic`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .sequences import Sequence
+from .synthetic import _texture
+
+
+class _Frames:
+    """Frames of a background with objects (patch, boxes per frame) drawn in order, clipped."""
+
+    def __init__(self, background: np.ndarray, objects: list[tuple[np.ndarray, np.ndarray]]):
+        self.background = background
+        self.objects = objects
+
+    def __len__(self) -> int:
+        return len(self.objects[0][1])
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        frame = self.background.copy()
+        height, width = frame.shape[:2]
+        for patch, boxes in self.objects:
+            x, y, w, h = (int(v) for v in boxes[i])
+            x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+            if x1 > x0 and y1 > y0:
+                frame[y0:y1, x0:x1] = patch[y0 - y:y1 - y, x0 - x:x1 - x]
+        return frame
+
+
+def _line(start, velocity, n: int, size) -> np.ndarray:
+    t = np.arange(n)[:, None]
+    centers = np.asarray(start, float)[None] + t * np.asarray(velocity, float)[None]
+    w, h = size
+    return np.stack([np.round(centers[:, 0] - w / 2), np.round(centers[:, 1] - h / 2),
+                     np.full(n, w), np.full(n, h)], axis=1).astype(np.float64)
+
+
+def _visible_gt(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The boxes clipped to the frame; NaN rows where less than half of the object shows."""
+    gt = boxes.copy()
+    x0 = np.clip(boxes[:, 0], 0, width)
+    y0 = np.clip(boxes[:, 1], 0, height)
+    x1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, width)
+    y1 = np.clip(boxes[:, 1] + boxes[:, 3], 0, height)
+    gt[:, 0], gt[:, 1], gt[:, 2], gt[:, 3] = x0, y0, x1 - x0, y1 - y0
+    shown = (gt[:, 2] * gt[:, 3]) >= 0.5 * boxes[:, 2] * boxes[:, 3]
+    gt[~shown] = np.nan
+    return gt
+
+
+def _scene(seed: int, size, target_size, background='gravel', target='astronaut'):
+    rng = np.random.default_rng(seed)
+    bg = _texture(background, size, rng, crop_fraction=(0.6, 1.0))
+    return rng, bg, _texture(target, target_size, rng)
+
+
+def fast_small_target(num_frames: int = 24, size=(320, 240), seed: int = 0, *,
+                      target_size=(12, 12), speed: float = 15.0,
+                      start_speed: float | None = None) -> Sequence:
+    """A ``target_size`` object moving along a diagonal line, ``speed`` px per frame (or
+    speeding up evenly from ``start_speed`` to ``speed`` over the sequence)."""
+    width, height = size
+    _, bg, patch = _scene(seed, size, target_size)
+    direction = np.array([0.8, 0.6])
+    steps = np.linspace(start_speed if start_speed is not None else speed, speed,
+                        num_frames - 1)
+    travel = np.concatenate([[0.0], np.cumsum(steps)])
+    start = np.array([width / 2, height / 2]) - direction * travel[-1] / 2
+    centers = start[None] + travel[:, None] * direction[None]
+    w, h = target_size
+    boxes = np.stack([np.round(centers[:, 0] - w / 2), np.round(centers[:, 1] - h / 2),
+                      np.full(num_frames, w), np.full(num_frames, h)], axis=1).astype(float)
+    return Sequence(f'fast-small-{seed}', _Frames(bg, [(patch, boxes)]),
+                    _visible_gt(boxes, width, height), ['small-target', 'fast-motion'],
+                    (width, height), {'format': 'scenario', 'seed': seed, 'speed': speed})
+
+
+def crossing_twin(num_frames: int = 24, size=(320, 240), seed: int = 0, *,
+                  target_size=(32, 32), speed: float = 10.0, twin_on_top: bool = True
+                  ) -> Sequence:
+    """The target moving right, its twin (the same patch) moving left on the same row; they
+    meet at frame ``num_frames // 2``, where the twin hides the target (``twin_on_top``) or
+    passes behind it."""
+    width, height = size
+    _, bg, patch = _scene(seed, size, target_size)
+    meet = num_frames // 2
+    cx, cy = width / 2, height / 2
+    target = _line((cx - speed * meet, cy), (speed, 0.0), num_frames, target_size)
+    twin = _line((cx + speed * meet, cy), (-speed, 0.0), num_frames, target_size)
+    drawn = [(patch, target), (patch, twin)] if twin_on_top else [(patch, twin), (patch, target)]
+    return Sequence(f'crossing-twin-{seed}', _Frames(bg, drawn),
+                    _visible_gt(target, width, height), ['distractor'], (width, height),
+                    {'format': 'scenario', 'seed': seed, 'twin_boxes': twin, 'meet': meet})
+
+
+def leave_and_reenter(num_frames: int = 40, size=(320, 240), seed: int = 0, *,
+                      target_size=(32, 32), speed: float = 8.0, away: int = 8) -> Sequence:
+    """The target moves right out of the frame, is away for ``away`` frames, then enters
+    again from the left edge on another row and moves right."""
+    width, height = size
+    _, bg, patch = _scene(seed, size, target_size)
+    w = target_size[0]
+    out_at = int(np.ceil((width + w / 2 - width * 0.75) / speed))  # frames to leave fully
+    first = _line((width * 0.75, height * 0.3), (speed, 0.0), out_at, target_size)
+    n_back = num_frames - out_at - away
+    hidden = np.tile(np.array([[2.0 * width, 2.0 * height, w, target_size[1]]]), (away, 1))
+    back = _line((-w / 2, height * 0.7), (speed, 0.0), n_back, target_size)
+    boxes = np.vstack([first, hidden, back])
+    return Sequence(f'leave-reenter-{seed}', _Frames(bg, [(patch, boxes)]),
+                    _visible_gt(boxes, width, height), ['occlusion'], (width, height),
+                    {'format': 'scenario', 'seed': seed, 'back_from': out_at + away})

@@ -1,0 +1,88 @@
+"""A motion prior on the target's centre, in image pixels, and the choice between peaks.
+
+Small, fast targets (a rider on water, a vehicle seen from a drone) move by a large part of
+their search window per frame (up to 0.3 of it in the ground truth of truck2, vot15_ball1,
+DragonBaby; docs/evaluation.md, issue 14). A correlation filter looks for the target around
+the crop centre (its cosine window weighs the middle), so a crop centred on the last position
+lags one frame's motion behind. :class:`ConstantVelocity` predicts the next centre
+(constant velocity, the velocity smoothed over the frames found), the tracker centres its crop
+there, and :func:`choose_peak` decides between the response's highest local maxima with a
+Gaussian prior around that prediction, which keeps a similar object crossing the target
+(a second peak as high as the target's) from taking over.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class ConstantVelocity:
+    """Centre velocity (px / frame) smoothed over found frames; reset on initialize.
+
+    Args:
+        lr: weight of the newest displacement in the smoothed velocity (``motion_lr``).
+        miss_decay: factor on the velocity per missed frame (the box holds still then, so
+            the prediction falls back towards the last position).
+    """
+
+    lr: float = 0.5
+    miss_decay: float = 0.5
+    vx: float = 0.0
+    vy: float = 0.0
+
+    def reset(self) -> None:
+        self.vx = self.vy = 0.0
+
+    def predict(self, center: tuple[float, float], width: int, height: int,
+                limit: float) -> tuple[float, float]:
+        """The next centre: ``center`` moved by the velocity (each axis at most ``limit``
+        px, i.e. half a search side), kept inside the image."""
+        vx = max(-limit, min(limit, self.vx))
+        vy = max(-limit, min(limit, self.vy))
+        return (min(max(center[0] + vx, 0.0), float(width)),
+                min(max(center[1] + vy, 0.0), float(height)))
+
+    def found(self, old: tuple[float, float], new: tuple[float, float]) -> None:
+        """The target moved from ``old`` to ``new`` this frame."""
+        self.vx += self.lr * ((new[0] - old[0]) - self.vx)
+        self.vy += self.lr * ((new[1] - old[1]) - self.vy)
+
+    def missed(self) -> None:
+        self.vx *= self.miss_decay
+        self.vy *= self.miss_decay
+
+
+def top_peaks(response: torch.Tensor, k: int) -> list[tuple[float, int, int]]:
+    """Up to ``k`` local maxima (3x3, wrapped) of one (H, W) map: (value, iy, ix), highest
+    first."""
+    r = response[None, None]
+    padded = F.pad(r, (1, 1, 1, 1), mode='circular')
+    is_max = (F.max_pool2d(padded, 3, stride=1) == r)[0, 0]
+    values = torch.where(is_max, response, torch.full_like(response, -math.inf)).flatten()
+    top = torch.topk(values, min(k, values.numel()))
+    w = response.shape[1]
+    return [(float(v), int(i) // w, int(i) % w) for v, i in zip(top.values, top.indices)
+            if math.isfinite(float(v))]
+
+
+def choose_peak(response: torch.Tensor, k: int, sigma_cells: float,
+                offset_cells: tuple[float, float] = (0.0, 0.0)) -> tuple[float, int, int]:
+    """The local maximum of ``response`` (H, W) with the highest value x prior, where the
+    prior is a Gaussian of std ``sigma_cells`` around ``offset_cells`` (dy, dx; the
+    prediction's displacement from the crop centre, in cells). Returns (value, iy, ix) of
+    the chosen peak (its own value, not the weighted one, so confidence keeps its meaning)."""
+    peaks = top_peaks(response, k)
+    if not peaks or sigma_cells <= 0:
+        return peaks[0] if peaks else (float('nan'), 0, 0)
+    h, w = response.shape
+
+    def score(p):
+        dy = (p[1] + h // 2) % h - h // 2 - offset_cells[0]
+        dx = (p[2] + w // 2) % w - w // 2 - offset_cells[1]
+        return p[0] * math.exp(-0.5 * (dy * dy + dx * dx) / (sigma_cells * sigma_cells))
+
+    return max(peaks, key=score)

@@ -1,0 +1,114 @@
+"""Issue 14's mechanisms on generated scenes made for each (real tracker, real features).
+
+Every scenario runs twice: with the mechanism off the tracker loses the target (asserted, so
+the scene really needs the mechanism), with it on the tracker keeps or finds it again.
+"""
+import numpy as np
+import pytest
+import torch
+
+from rar_tracking import Box, TrackState
+from rar_tracking.data.scenarios import crossing_twin, fast_small_target, leave_and_reenter
+from rar_tracking.motion import ConstantVelocity, choose_peak, top_peaks
+from rar_tracking.search import LOST_CROPS, lost_plan, search_side
+from rar_tracking.tracker import RARTracker
+
+
+@pytest.fixture(scope='module')
+def config(fast_config):
+    return fast_config.replace(profile='fast')
+
+
+def ious(config, seq, **changes):
+    tracker = RARTracker(config.replace(**changes))
+    tracker.initialize(seq.frame(0), seq.gt[0])
+    out = []
+    for i in range(1, len(seq)):
+        box = tracker.track(seq.frame(i)).box
+        out.append(Box(*seq.gt[i]).iou(box) if np.isfinite(seq.gt[i]).all() else np.nan)
+    return np.array(out), tracker
+
+
+def test_min_search_window_keeps_a_small_fast_target(config):
+    # a 12 px object moving 15 px per frame: a 36 px window (3x its size) cannot hold it
+    seq = fast_small_target(seed=0)
+    off, _ = ious(config, seq)
+    on, _ = ious(config, seq, min_search_px=96.0)
+    assert np.nanmean(off) < 0.2
+    assert np.nanmean(on) > 0.6 and np.nanmin(on) > 0.3
+
+
+def test_motion_prior_follows_a_target_that_speeds_up(config):
+    # from 6 to 20 px per frame: the window centred on the last position falls behind
+    seq = fast_small_target(seed=1, speed=20.0, start_speed=6.0)
+    off, _ = ious(config, seq)
+    on, tracker = ious(config, seq, motion_prior=True)
+    assert np.nanmean(off[-5:]) < 0.1
+    assert np.nanmean(on[-5:]) > 0.7
+    assert abs(tracker._state.motion.vx) > 10  # the velocity it learned is the target's
+
+
+def test_motion_prior_keeps_the_target_when_its_twin_crosses(config):
+    # the same patch moving the other way passes over the target mid-sequence
+    seq = crossing_twin(seed=0)
+    twin = seq.meta['twin_boxes']
+    off, off_tracker = ious(config, seq)
+    on, _ = ious(config, seq, motion_prior=True)
+    assert Box(*twin[-1]).iou(off_tracker._state.last.box) > 0.5  # off: it took the twin
+    assert np.nanmean(off[-5:]) < 0.1
+    assert np.nanmean(on[-5:]) > 0.7
+
+
+@pytest.mark.parametrize('changes', [dict(redetect_after=3), dict(lost_search_growth=1.0)])
+def test_lost_search_finds_a_target_coming_back_elsewhere(config, changes):
+    # out at the right edge, back 8 frames later from the left edge on another row
+    seq = leave_and_reenter(seed=0)
+    back = seq.meta['back_from']
+    off, off_tracker = ious(config, seq)
+    on, on_tracker = ious(config, seq, **changes)
+    assert off_tracker.state == TrackState.LOST and np.nanmax(off[back + 2:]) < 0.1
+    assert on_tracker.state == TrackState.TRACKING and np.nanmean(on[-10:]) > 0.6
+
+
+def test_search_side_floor_and_lost_plan_cover_the_frame():
+    assert search_side(30.0, 96.0, 320, 240) == 96.0
+    assert search_side(300.0, 96.0, 320, 240) == 300.0
+    assert search_side(30.0, 1000.0, 320, 240) == 320.0  # never more than the image
+    seen, cursor = set(), 0
+    for k in range(40):  # whole-frame search: every tile of the image comes in turn
+        centers, cursor = lost_plan((300.0, 20.0), 60.0, 320, 240, k, cursor, factor=2.0,
+                                    growth=0.0, redetect_after=2)
+        assert len(centers) <= LOST_CROPS and centers[0] == (300.0, 20.0)
+        seen.update((round(x), round(y)) for x, y in centers)
+    xs, ys = {x for x, _ in seen}, {y for _, y in seen}
+    assert min(xs) <= 30 and max(ys) >= 210  # reached the far corner
+    first, _ = lost_plan((160.0, 120.0), 60.0, 320, 240, 0, 0, factor=2.0, growth=0.0,
+                         redetect_after=0)
+    assert len(first) == 9  # LOST frame 0: today's 3x3 grid, spacing half a side
+    assert {round(x) for x, _ in first} == {130, 160, 190}
+
+
+def test_peak_choice_and_velocity():
+    r = torch.zeros(16, 16)
+    r[0, 3] = 1.0   # displacement (0, +3) cells
+    r[0, 13] = 0.9  # displacement (0, -3) cells
+    assert top_peaks(r, 2)[0][1:] == (0, 3)
+    assert choose_peak(r, 4, 0.0)[1:] == (0, 3)  # no prior: the highest
+    assert choose_peak(r, 4, 2.0, (0.0, -3.0))[1:] == (0, 13)  # the prior breaks the tie
+    assert choose_peak(r, 4, 2.0, (0.0, -3.0))[0] == pytest.approx(0.9)
+    v = ConstantVelocity(lr=0.5)
+    v.found((0.0, 0.0), (10.0, 0.0))
+    assert v.predict((10.0, 5.0), 100, 100, limit=3.0) == (13.0, 5.0)  # at most `limit`
+    v.reset()
+    assert (v.vx, v.vy) == (0.0, 0.0)
+
+
+def test_velocity_is_reset_by_initialize(config):
+    seq = fast_small_target(seed=1, speed=20.0, start_speed=6.0)
+    tracker = RARTracker(config.replace(motion_prior=True))
+    tracker.initialize(seq.frame(0), seq.gt[0])
+    for i in range(1, 6):
+        tracker.track(seq.frame(i))
+    assert tracker._state.motion.vx != 0.0
+    tracker.initialize(seq.frame(5), seq.gt[5])
+    assert (tracker._state.motion.vx, tracker._state.motion.vy) == (0.0, 0.0)

@@ -208,3 +208,12 @@ def test_sequence_classes_from_tags_origin_and_content():
         'fast-motion', 'aerial']
     assert sequence_classes('Jogging1', [], 'OTB-2013') == ['distractor']
     assert sequence_classes('yamaha', ['long-term-source']) == []
+
+
+def test_motion_stats_reads_motion_from_the_ground_truth():
+    from rar_tracking.data.scenarios import fast_small_target
+    from rar_tracking.eval.motion_stats import motion_table
+    row, = motion_table([fast_small_target(seed=0, speed=15.0)])
+    assert row['size0'] == pytest.approx(12.0) and row['side0'] == pytest.approx(36.0)
+    assert 14.0 <= row['move_med'] <= 16.0  # integer boxes: 15 px per frame, rounded
+    assert row['share_max'] == pytest.approx(row['move_max'] / 36.0)

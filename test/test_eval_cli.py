@@ -10,6 +10,7 @@ import pytest
 
 from rar_tracking.data import read_boxes
 from rar_tracking.eval.__main__ import main
+from rar_tracking.eval.run import safe_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,7 +123,9 @@ def test_cli_rar_quick(tmp_path):
     seq = doc['results'][rar_name]['sequences']['synthetic-000']
     assert seq['scored'] == 5 and seq['auc'] is not None
     assert not doc['results'][rar_name]['errors']
-    rows = (out / 'boxes' / rar_name / 'synthetic-000.csv').read_text().splitlines()[1:]
+    # '@' in the tracker's name becomes '_' in its folder name
+    assert rar_name == 'RAR-efficientnet_lite0@untrained'
+    rows = (out / 'boxes' / safe_name(rar_name) / 'synthetic-000.csv').read_text().splitlines()[1:]
     assert all(r.split(',')[6] in ('TRACKING', 'LOST') for r in rows)
 
 

@@ -81,12 +81,28 @@ def test_set_target_before_any_image_fails_cleanly(session):
 
 def test_unknown_stamp_lists_the_buffered_stamps(session, sequence):
     stamps = [publish_and_buffer(session, sequence.frame(i)) for i in range(2)]
-    response = session.client.set_target(sequence.gt[0], stamps[0] + 1)
+    # farther from every buffered stamp than stamp_tolerance (0.1 s by default)
+    response = session.client.set_target(sequence.gt[0], stamps[0] - 10**9)
     assert not response.success
     text = response.message
     assert 'no buffered image has stamp' in text and '2 buffered images' in text
     for stamp in stamps:
         assert f'{stamp // 10**9}.{stamp % 10**9:09d}' in text
+
+
+def test_a_stamp_whose_image_was_lost_uses_the_nearest_image_and_says_so(session, sequence):
+    client = session.client
+    first = publish_and_buffer(session, sequence.frame(0))
+    lost = first + 33_000_000  # an image that never reached the node
+    client.publish_rgb(sequence.frame(2), first + 66_000_000)
+    assert client.wait_for(lambda: session.node._inbox.find(first + 66_000_000), 5.0)
+    response = client.set_target(sequence.gt[0], lost)
+    assert response.success, response.message
+    assert 'nearest buffered one was used' in response.message
+    assert f'{first // 10**9}.{first % 10**9:09d}' in response.message  # the older of a tie
+    client.set_parameters(stamp_tolerance=0.0)
+    response = client.set_target(sequence.gt[0], lost)
+    assert not response.success and 'no buffered image has stamp' in response.message
 
 
 def test_bad_boxes_are_refused_with_a_reason(session, sequence):

@@ -37,6 +37,20 @@ def test_ring_is_bounded_and_searched_by_stamp():
         Inbox(ring_size=0)
 
 
+def test_a_lost_stamp_finds_the_nearest_frame_only_within_the_tolerance():
+    inbox = Inbox(ring_size=10)
+    for stamp in (100, 133, 200, 233):  # 166 never arrived
+        put(inbox, stamp)
+    assert inbox.find(166) is None  # exact by default
+    assert inbox.find(166, tolerance_ns=40).stamp_ns == 133  # 33 away against 34
+    assert inbox.find(216, tolerance_ns=40).stamp_ns == 200  # a tie goes to the older
+    assert inbox.find(216, tolerance_ns=10) is None
+    assert inbox.find(300, tolerance_ns=40) is None and inbox.find(50, tolerance_ns=40) is None
+    assert inbox.find(200, tolerance_ns=40).stamp_ns == 200
+    inbox.note_skipped(250)  # arrived, refused: no stand-in for it
+    assert inbox.find(250, tolerance_ns=40) is None
+
+
 def test_commands_come_before_frames():
     inbox = Inbox(ring_size=2)
     put(inbox, 1)

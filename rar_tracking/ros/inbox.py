@@ -47,6 +47,7 @@ class Inbox:
         self._max_bytes = int(max_bytes)  # 0: no bound in bytes
         self._ring_bytes = 0
         self._pending: Frame | None = None
+        self._skipped: collections.deque[int] = collections.deque(maxlen=ring_size)
         self._catch_up: collections.deque[Frame] = collections.deque()
         self._commands: collections.deque[Any] = collections.deque()
         self._seq = 0
@@ -76,6 +77,12 @@ class Inbox:
             self._cond.notify_all()  # the tracker thread, and requests waiting for a stamp
             return frame
 
+    def note_skipped(self, stamp_ns: int) -> None:
+        """Remember the stamp of an image that arrived but was refused before buffering (too
+        large): a request for it must fail, not fall back to a neighbouring image."""
+        with self._cond:
+            self._skipped.append(int(stamp_ns))
+
     def post(self, command: Any) -> bool:
         """Queue a command for the tracker thread (handled before any frame); False once the
         inbox is closed (the node is shutting down: nobody would take it)."""
@@ -86,8 +93,14 @@ class Inbox:
             self._cond.notify_all()
             return True
 
-    def find(self, stamp_ns: int) -> Frame | None:
-        """The newest buffered frame with this stamp; stamp 0 means the newest frame."""
+    def find(self, stamp_ns: int, tolerance_ns: int = 0) -> Frame | None:
+        """The newest buffered frame with this stamp; stamp 0 means the newest frame.
+
+        Without an exact match, the buffered frame whose stamp is nearest, if it is at most
+        ``tolerance_ns`` away (the requested image was lost on the way: a best-effort or
+        overloaded link drops whole images); of two equally near, the older one. Never for
+        the stamp of an image that arrived and was skipped (:meth:`note_skipped`).
+        """
         with self._cond:
             if not self._ring:
                 return None
@@ -96,7 +109,12 @@ class Inbox:
             for frame in reversed(self._ring):
                 if frame.stamp_ns == stamp_ns:
                     return frame
-            return None
+            if tolerance_ns <= 0 or stamp_ns in self._skipped:
+                return None
+            near = [f for f in self._ring if f.stamp_ns and
+                    abs(f.stamp_ns - stamp_ns) <= tolerance_ns]
+            return min(near, key=lambda f: (abs(f.stamp_ns - stamp_ns), f.stamp_ns),
+                       default=None)
 
     def wait_for_stamp(self, stamp_ns: int, timeout: float) -> Frame | None:
         """:meth:`find`, waiting up to ``timeout`` s for a frame with this stamp to arrive."""

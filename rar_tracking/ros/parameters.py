@@ -44,6 +44,11 @@ class NodeOptions:
         60, 'recent frames kept for ~/set_target and clicks by stamp (memory: this many '
         'images, at most frame_buffer_mb; 60 keeps the last 2 s of a 30 Hz camera)', lo=1,
         hi=300)
+    stamp_tolerance: float = _opt(
+        0.1, '~/set_target and ~/click: when no buffered image has the requested stamp (that '
+        'image was lost on the way), use the buffered image nearest in stamp if it is at most '
+        'this far; the answer names the image used (0: the exact stamp only)', lo=0.0,
+        hi=5.0, dynamic=True, unit='s')
     frame_buffer_mb: int = _opt(
         256, 'bound on the image data the recent-frame buffer holds; the oldest frames go '
         'first (the newest is always kept)', lo=1, hi=65536, unit='MiB')

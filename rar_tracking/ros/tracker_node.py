@@ -190,6 +190,7 @@ class RARTrackerNode(Node):
                 f'image skipped: {getattr(msg, "width", "?")}x{getattr(msg, "height", "?")} '
                 f'with {len(msg.data)} bytes is larger than max_image_pixels = {limit} '
                 '(logged at most every 5 s)', throttle_duration_sec=5.0)
+            self._inbox.note_skipped(stamp_to_ns(msg.header.stamp))
             return
         self._inbox.put_frame(stamp_to_ns(msg.header.stamp), msg.header.frame_id, msg)
 
@@ -248,16 +249,25 @@ class RARTrackerNode(Node):
                     command.abandoned = True
                     return False, (f'the tracker thread did not answer within init_timeout = '
                                    f'{self._options.init_timeout} s; request cancelled'), 0
-        return command.success, command.message, command.target_id
+        message = command.message
+        if command.success and stamp_ns and frame.stamp_ns != stamp_ns:
+            message += (f'; no image with stamp {format_stamp(stamp_ns)} was received, so the '
+                        f'nearest buffered one was used: stamp {format_stamp(frame.stamp_ns)} '
+                        f'({(frame.stamp_ns - stamp_ns) / 1e6:+.1f} ms, within '
+                        f'stamp_tolerance = {self._options.stamp_tolerance} s)')
+        return command.success, message, command.target_id
 
     def _find_frame(self, stamp_ns: int):
         """The buffered frame with this stamp; waits briefly for one just newer than the newest
-        received image (the request overtook its image)."""
+        received image (the request overtook its image); else the nearest within
+        ``stamp_tolerance`` (the image was lost on the way)."""
         frame = self._inbox.find(stamp_ns)
         newest = self._inbox.newest()
         if frame is None and newest is not None and \
                 0 < stamp_ns - newest.stamp_ns <= STAMP_WAIT_S * 1e9:
             frame = self._inbox.wait_for_stamp(stamp_ns, STAMP_WAIT_S)
+        if frame is None:
+            frame = self._inbox.find(stamp_ns, int(self._options.stamp_tolerance * 1e9))
         return frame
 
     def _no_such_stamp(self, stamp_ns: int) -> str:

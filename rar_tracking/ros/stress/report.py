@@ -108,7 +108,8 @@ def _rows(r: dict) -> list[tuple[str, str]]:
                  ('soak: frames behind at start (max)', f"{k['behind_max']} ("
                   f"{k['behind_over_1']} results more than 1 behind)"),
                  ('soak: set_target by stamp <= 1 s old', f"{k['probes_ok']} of "
-                  f"{k['probes']} succeeded {k['probe_failures'] or ''}")]
+                  f"{k['probes']} succeeded ({k.get('probes_nearest', 0)} on the nearest image: "
+                  f"theirs never arrived) {k['probe_failures'] or ''}")]
     if 'main_exit' in r:
         rows.append(('exit: ' + r['main_exit']['signal'] + ' ' + r['main_exit']['moment'],
                      _exit_text(r['main_exit'])))

@@ -150,6 +150,7 @@ def _figures(node, driver, camera, first, rss, probes, live_from, warmup_s, dura
         'behind_max': max(behind) if behind else None,
         'behind_over_1': sum(b > 1 for b in behind),
         'probes': len(probes), 'probes_ok': sum(p[1] for p in probes),
+        'probes_nearest': sum(p[1] and 'nearest buffered one' in p[2] for p in probes),
         'probe_failures': failed[:5], 'alive': node.alive(),
         'processed_rate_hz': len(live) / max(duration, 1e-9),
     }

@@ -69,3 +69,21 @@ def test_unknown_or_unsupported_ablations_are_refused():
     with pytest.raises(ValueError, match='torch backend'):
         TrackerConfig(ablate='memory', backend='onnxruntime')
     assert TrackerConfig(ablate=' memory , attention').ablated == {'memory', 'attention'}
+
+
+@pytest.mark.parametrize('ablate', ['memory', 'attention', 'refinement'])
+def test_the_tracker_follows_a_target_with_each_part_removed(ablate):
+    """Every ablation runs the whole tracker (initialize and several track calls), not only
+    the network: the attention ablation once failed on the first track() (no ConvLSTM
+    state to carry)."""
+    from rar_tracking.data.synthetic import make_sequence
+    from rar_tracking.tracker import RARTracker
+    from rar_tracking.types import Box
+
+    seq = make_sequence(6, (320, 240), seed=0, speed=2.0)
+    tracker = RARTracker(TrackerConfig(trunk='efficientnet_lite0', profile='fast',
+                                       crop_size=97, device='cpu', ablate=ablate))
+    tracker.initialize(seq.frame(0), Box(*seq.gt[0]))
+    for i in range(1, 6):
+        result = tracker.track(seq.frame(i))
+        assert result.box.is_finite()

@@ -49,6 +49,18 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _relative_base_dir(cfg_dict: dict) -> dict:
+    """The configuration with its base_dir relative to the working folder (the repository
+    root when shipping), so the record names no path of the machine that made it."""
+    base = cfg_dict.get('base_dir')
+    if base and Path(base).is_absolute():
+        try:
+            base = str(Path(base).relative_to(Path.cwd()))
+        except ValueError:
+            pass
+    return dict(cfg_dict, base_dir=base) if base else cfg_dict
+
+
 def ship(run: Path, name: str, out_dir: Path = SHIPPED_DIR) -> Path:
     """Copy ``run``'s weights to ``out_dir/<name>.safetensors`` with its record; the record's
     path."""
@@ -74,7 +86,7 @@ def ship(run: Path, name: str, out_dir: Path = SHIPPED_DIR) -> Path:
         'made_by': (run / 'command.txt').read_text().strip()
         if (run / 'command.txt').is_file() else '',
         'shipped_by': ' '.join(['python -m rar_tracking.train.ship'] + sys.argv[1:]),
-        'training_config': cfg_dict, 'sequences': names,
+        'training_config': _relative_base_dir(cfg_dict), 'sequences': names,
         'steps': summary['steps'], 'seconds': round(summary['seconds'], 1),
         'seconds_per_step': round(summary['seconds_per_step'], 3),
         'device': summary['device'],

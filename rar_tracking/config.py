@@ -165,6 +165,10 @@ class TrackerConfig:
         1.0, "std of the motion prior's Gaussian on a peak's distance from the prediction, in "
         'target sizes (a target seldom changes its velocity by its own size in one frame)',
         lo=0.1, hi=100.0)
+    motion_gate: float = _param(
+        0.0, 'with motion_prior, move the search centre only while the smoothed velocity is '
+        'at least this many standard deviations of its own frame-to-frame noise (0: always); '
+        'a slow target whose estimate jitters keeps its crop where it is', lo=0.0, hi=100.0)
     peak_candidates: int = _param(
         4, 'local maxima of the response the motion prior chooses from', lo=1, hi=32)
     lost_search_growth: float = _param(

@@ -27,20 +27,30 @@ class ConstantVelocity:
         lr: weight of the newest displacement in the smoothed velocity (``motion_lr``).
         miss_decay: factor on the velocity per missed frame (the box holds still then, so
             the prediction falls back towards the last position).
+        gate: the prediction moves the centre only while :meth:`significant` (``motion_gate``).
     """
 
     lr: float = 0.5
     miss_decay: float = 0.5
+    gate: float = 0.0
     vx: float = 0.0
     vy: float = 0.0
+    noise: float = 0.0  # smoothed squared distance of a displacement from the velocity
 
     def reset(self) -> None:
-        self.vx = self.vy = 0.0
+        self.vx = self.vy = self.noise = 0.0
+
+    def significant(self) -> bool:
+        """Whether the velocity stands out of its noise: |v| >= ``gate`` x the RMS difference
+        between a frame's displacement and the smoothed velocity (always with gate 0)."""
+        return self.gate <= 0 or self.vx ** 2 + self.vy ** 2 >= self.gate ** 2 * self.noise
 
     def predict(self, center: tuple[float, float], width: int, height: int,
                 limit: float) -> tuple[float, float]:
         """The next centre: ``center`` moved by the velocity (each axis at most ``limit``
         px, i.e. half a search side), kept inside the image."""
+        if not self.significant():
+            return center
         vx = max(-limit, min(limit, self.vx))
         vy = max(-limit, min(limit, self.vy))
         return (min(max(center[0] + vx, 0.0), float(width)),
@@ -48,8 +58,10 @@ class ConstantVelocity:
 
     def found(self, old: tuple[float, float], new: tuple[float, float]) -> None:
         """The target moved from ``old`` to ``new`` this frame."""
-        self.vx += self.lr * ((new[0] - old[0]) - self.vx)
-        self.vy += self.lr * ((new[1] - old[1]) - self.vy)
+        ex, ey = (new[0] - old[0]) - self.vx, (new[1] - old[1]) - self.vy
+        self.noise += self.lr * (ex * ex + ey * ey - self.noise)
+        self.vx += self.lr * ex
+        self.vy += self.lr * ey
 
     def missed(self) -> None:
         self.vx *= self.miss_decay

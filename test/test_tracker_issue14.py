@@ -43,8 +43,10 @@ def test_motion_prior_follows_a_target_that_speeds_up(config):
     seq = fast_small_target(seed=1, speed=20.0, start_speed=6.0)
     off, _ = ious(config, seq)
     on, tracker = ious(config, seq, motion_prior=True)
+    gated, _ = ious(config, seq, motion_prior=True, motion_gate=1.0)
     assert np.nanmean(off[-5:]) < 0.1
     assert np.nanmean(on[-5:]) > 0.7
+    assert np.nanmean(gated[-5:]) > 0.7  # a steady speed-up passes the noise gate
     assert abs(tracker._state.motion.vx) > 10  # the velocity it learned is the target's
 
 
@@ -101,6 +103,26 @@ def test_peak_choice_and_velocity():
     assert v.predict((10.0, 5.0), 100, 100, limit=3.0) == (13.0, 5.0)  # at most `limit`
     v.reset()
     assert (v.vx, v.vy) == (0.0, 0.0)
+
+
+def test_the_noise_gate_passes_steady_motion_and_stops_jitter():
+    steady = ConstantVelocity(lr=0.5, gate=1.0)
+    steady.found((0.0, 0.0), (8.0, 0.0))
+    assert not steady.significant()  # one displacement says little about the next
+    steady.found((8.0, 0.0), (16.0, 0.0))
+    assert steady.significant() and steady.predict((16.0, 0.0), 100, 100, 50.0)[0] > 16.0
+    jitter = ConstantVelocity(lr=0.5, gate=1.0)
+    rng = np.random.default_rng(0)
+    x, moved = 50.0, 0
+    for _ in range(200):
+        nx = 50.0 + rng.normal(0.0, 1.0)
+        jitter.found((x, 50.0), (nx, 50.0))
+        x = nx
+        moved += jitter.predict((x, 50.0), 100, 100, 50.0) != (x, 50.0)
+    ungated = ConstantVelocity(lr=0.5)
+    ungated.found((0.0, 0.0), (1.0, 0.0))
+    assert ungated.significant()  # gate 0: always, as before
+    assert moved < 40  # a still target with a jittering estimate keeps its crop (mostly)
 
 
 def test_velocity_is_reset_by_initialize(config):

@@ -189,8 +189,6 @@ class RARTracker:
                 batch = batch.contiguous(memory_format=torch.channels_last)
         states = [s.expand(len(sides)) for s in attention] if attention else None
         phi, new_states, _ = self.run_net(batch, states)
-        if any(s is None for s in new_states):  # ablate='attention': no ConvLSTM, no memory
-            new_states = []
         return phi, new_states
 
     def _template_terms(self, phi: torch.Tensor, box_cells: tuple[float, float]):

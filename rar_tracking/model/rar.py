@@ -93,7 +93,8 @@ class RARNet(nn.Module):
         """Attention per stage (Eq. 3-7) and refinement; features normalised for the filter.
 
         Returns phi^a (N, C, H', W') scaled to unit mean energy per position, the new states
-        and each stage's attention maps.
+        ([] with ``ablate`` 'attention': no ConvLSTM runs, so there is no memory to carry) and
+        each stage's attention maps.
         """
         if not states or 'memory' in self.ablate:
             states = [None, None, None]
@@ -110,6 +111,8 @@ class RARNet(nn.Module):
             phi = sum(upsample_to(o, outs[0]) for o in outs)
         else:
             phi = self.refinement(outs)
+        if 'attention' in self.ablate:
+            new_states = []
         energy = phi.pow(2).sum(dim=1).mean(dim=(1, 2)).clamp_min(1e-12)
         return phi / energy.sqrt()[:, None, None, None], new_states, maps
 

@@ -77,8 +77,11 @@ def test_ray_published_with_the_image_header(module_ros_context):
                 lambda: stamp in session.node._outputs.bearing._infos, 5.0)
             target = session.publish_and_wait(seq.frame(i), stamp, frame_id=FRAME)
             assert target is not None and target.state == TrackState.TRACKING
+            # Ray and angular size come on two topics: wait for both, not just one
+            # (the second can still be in flight when the first has landed).
             assert client.wait_for(lambda: any(
-                stamp_to_ns(r.header.stamp) == stamp for r in rays), 5.0)
+                stamp_to_ns(r.header.stamp) == stamp for r in rays) and any(
+                stamp_to_ns(s.header.stamp) == stamp for s in sizes), 5.0)
             ray = next(r for r in rays if stamp_to_ns(r.header.stamp) == stamp)
             size = next(s for s in sizes if stamp_to_ns(s.header.stamp) == stamp)
             assert ray.header.frame_id == size.header.frame_id == FRAME

@@ -84,10 +84,11 @@ def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
 
 def _spin_until(node, stop: threading.Event) -> None:
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from .ros.executor import NodeExecutor
 
-    # Services wait for the tracker thread, so callbacks need more than one thread.
-    executor = MultiThreadedExecutor(num_threads=4)
+    # Services wait for the tracker thread, so they run on a pool; images and clicks run
+    # inline (why not rclpy's MultiThreadedExecutor: ros/executor.py).
+    executor = NodeExecutor()
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, name='executor', daemon=True)
     spinner.start()

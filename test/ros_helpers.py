@@ -2,7 +2,8 @@
 
 :class:`TrackerClient` is a plain rclpy node that publishes images and clicks, calls the
 services and the parameter service of a tracker node, and records what the tracker publishes.
-:func:`spin_in_thread` spins nodes in a background MultiThreadedExecutor. Nothing is mocked:
+:func:`spin_in_thread` spins nodes in a background NodeExecutor, the one the node's process
+uses. Nothing is mocked:
 messages go through the middleware like in a deployment. Lives under ``test/`` (imported by
 the tests and conftest as ``ros_helpers``), not in the runtime package.
 """
@@ -19,7 +20,6 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Point, PointStamped
 from rcl_interfaces.srv import SetParameters
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import CompressedImage, Image
@@ -29,6 +29,7 @@ from std_srvs.srv import Trigger
 from rar_tracking_msgs.msg import TrackedTarget
 from rar_tracking_msgs.srv import SetTarget
 
+from rar_tracking.ros.executor import NodeExecutor
 from rar_tracking.ros.image_conversion import rgb_to_image_msg
 from rar_tracking.ros.stamps import ns_to_stamp, stamp_to_ns
 from rar_tracking.ros.stress.driver import poll_until
@@ -57,8 +58,9 @@ def stop_process(proc, timeout: float = 20.0) -> None:
 
 
 def spin_in_thread(nodes, context=None, num_threads: int = 4):
-    """Spin ``nodes`` in a MultiThreadedExecutor on a daemon thread; returns the executor."""
-    executor = MultiThreadedExecutor(num_threads=num_threads, context=context)
+    """Spin ``nodes`` on a daemon thread in the executor of ``rar_tracking.node.main``
+    (:class:`NodeExecutor`, services on ``num_threads`` threads); returns the executor."""
+    executor = NodeExecutor(num_threads, context=context)
     for node in nodes:
         executor.add_node(node)
     thread = threading.Thread(target=executor.spin, daemon=True, name='spin')

@@ -21,6 +21,7 @@ from visualization_msgs.msg import Marker
 
 from ..camera import CalibrationError, CameraModel
 from ..types import TrackResult, TrackState
+from .events import quiet_publisher_events, quiet_subscription_events
 from .stamps import stamp_to_ns
 
 ARROW_LENGTH = 1.0  # m: the marker shows a direction, not a distance
@@ -52,12 +53,16 @@ class BearingOutput:
         self._infos: OrderedDict[int, CameraInfo] = OrderedDict()  # stamp_ns -> msg
         self._models: dict[tuple, CameraModel | None] = {}
         self.topic = camera_info_topic(image_topic)
+        quiet = quiet_publisher_events()
         self.info_sub = node.create_subscription(
             CameraInfo, self.topic, self._on_camera_info, qos_profile_sensor_data,
-            callback_group=callback_group)
-        self.ray_pub = node.create_publisher(Vector3Stamped, '~/target_ray', 10)
-        self.size_pub = node.create_publisher(Vector3Stamped, '~/target_angular_size', 10)
-        self.marker_pub = node.create_publisher(Marker, '~/target_marker', QoSProfile(depth=5))
+            callback_group=callback_group, event_callbacks=quiet_subscription_events())
+        self.ray_pub = node.create_publisher(Vector3Stamped, '~/target_ray', 10,
+                                             event_callbacks=quiet)
+        self.size_pub = node.create_publisher(Vector3Stamped, '~/target_angular_size', 10,
+                                              event_callbacks=quiet)
+        self.marker_pub = node.create_publisher(Marker, '~/target_marker', QoSProfile(depth=5),
+                                                event_callbacks=quiet)
         self._marker_shown = False
 
     def _on_camera_info(self, msg: CameraInfo) -> None:

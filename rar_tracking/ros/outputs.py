@@ -16,6 +16,7 @@ from sensor_msgs.msg import Image
 from rar_tracking_msgs.msg import TrackedTarget
 
 from ..types import TrackResult, TrackState
+from .events import quiet_publisher_events
 from .image_conversion import rgb_to_image_msg
 from .parameters import NodeOptions
 
@@ -56,12 +57,17 @@ class NodeOutputs:
 
     def __init__(self, node, options: NodeOptions):
         self._options = options  # the node's live options (publish_debug_image may change)
-        self.target_pub = node.create_publisher(TrackedTarget, '~/target', 10)
-        self.debug_pub = node.create_publisher(Image, '~/debug_image', QoSProfile(depth=1))
-        self.diag_pub = node.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        quiet = quiet_publisher_events()
+        self.target_pub = node.create_publisher(TrackedTarget, '~/target', 10,
+                                               event_callbacks=quiet)
+        self.debug_pub = node.create_publisher(Image, '~/debug_image', QoSProfile(depth=1),
+                                              event_callbacks=quiet)
+        self.diag_pub = node.create_publisher(DiagnosticArray, '/diagnostics', 10,
+                                             event_callbacks=quiet)
         self.bearing = None  # a .bearing.BearingOutput, attached by the node
         if Detection2DArray is not None:
-            self.detections_pub = node.create_publisher(Detection2DArray, '~/detections', 10)
+            self.detections_pub = node.create_publisher(Detection2DArray, '~/detections', 10,
+                                                            event_callbacks=quiet)
         else:
             self.detections_pub = None
             node.get_logger().info('vision_msgs is not installed: ~/detections '

@@ -14,8 +14,9 @@ Threading model (see docs/node.md):
   clicks and parameter changes reach it as commands, handled before the next frame.
 - Services run in their own MutuallyExclusiveCallbackGroup and wait (with a timeout) for the
   tracker thread, so they hold at most one executor thread; images and clicks have groups of
-  their own. The node must be spun by a MultiThreadedExecutor (``rar_tracking.node.main``
-  does).
+  their own. The node must be spun by an executor that runs services on threads of their
+  own: :class:`~.executor.NodeExecutor` (``rar_tracking.node.main`` uses it) or rclpy's
+  MultiThreadedExecutor.
 
 May import: rclpy, the ROS message packages, :mod:`rar_tracking.config`,
 :mod:`rar_tracking.errors`, :mod:`rar_tracking.types`, :mod:`rar_tracking.tracker` (lazily, the
@@ -44,6 +45,7 @@ from ..types import Box
 from . import parameters
 from .bearing import BearingOutput
 from .diagnostics import NodeStats, run_summary, tracker_status
+from .events import quiet_subscription_events
 from .inbox import Inbox
 from .outputs import NodeOutputs
 from .stamps import format_stamp, stamp_to_ns
@@ -144,9 +146,11 @@ class RARTrackerNode(Node):
             self.create_subscription(Image, 'image', self._on_image, image_qos,
                                      callback_group=io_group)
         self.create_subscription(PointStamped, '~/click', self._on_click, 10,
-                                 callback_group=click_group)
+                                 callback_group=click_group,
+                                 event_callbacks=quiet_subscription_events())
         self.create_subscription(Point, '~/click_point', self._on_click_point, 10,
-                                 callback_group=click_group)
+                                 callback_group=click_group,
+                                 event_callbacks=quiet_subscription_events())
         service_qos = QoSProfile(depth=100)  # concurrent callers wait in this queue
         self.create_service(SetTarget, '~/set_target', self._on_set_target,
                             qos_profile=service_qos, callback_group=service_group)

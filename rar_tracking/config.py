@@ -169,10 +169,6 @@ class TrackerConfig:
         0.0, 'with motion_prior, move the search centre only while the smoothed velocity is '
         'at least this many standard deviations of its own frame-to-frame noise (0: always); '
         'a slow target whose estimate jitters keeps its crop where it is', lo=0.0, hi=100.0)
-    motion_crop: bool = _param(
-        True, 'with motion_prior, centre the crop on the prediction (True), or keep it on the '
-        'last centre and use the prediction only to choose between the peaks (False): a '
-        'distractor is still told apart, but a jittering prediction no longer moves the crop')
     peak_candidates: int = _param(
         4, 'local maxima of the response the motion prior chooses from', lo=1, hi=32)
     lost_search_growth: float = _param(

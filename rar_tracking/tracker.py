@@ -278,11 +278,10 @@ class RARTracker:
             peak, psr = float(peaks[best]), float(psrs[best])
             cell_px = self.geometry.cell_pixels(sides[best])
             iy, ix = idx[best].tolist()
-            if c.motion_prior and not lost:  # the prior is around the predicted centre
+            if c.motion_prior and not lost:  # the crop is centred on the prediction
                 peak, iy, ix = choose_peak(response[best], c.peak_candidates,
                                            c.motion_sigma * math.sqrt(st.size[0] * st.size[1])
-                                           / cell_px, self._predicted_offset(
-                                               centers[best], cell_px, width, height))
+                                           / cell_px)
             dy, dx = subpixel_offset(response[best], iy, ix)
         confidence = float(np.clip(peak / st.peak_ref, 0.0, 1.0)) if math.isfinite(peak) else 0.0
 
@@ -341,17 +340,9 @@ class RARTracker:
         """Where the next pyramid is centred: the last centre, or with ``motion_prior`` its
         constant-velocity prediction (at most half a search side away)."""
         st = self._state
-        if not (self.config.motion_prior and self.config.motion_crop):
+        if not self.config.motion_prior:
             return st.center
         return st.motion.predict(st.center, width, height, self._side(st.size) / 2.0)
-
-    def _predicted_offset(self, crop_center: tuple[float, float], cell_px: float, width: int,
-                          height: int) -> tuple[float, float]:
-        """The motion prediction's displacement from ``crop_center`` in response cells
-        (dy, dx): zero when the crop is centred on it (``motion_crop``)."""
-        st = self._state
-        px, py = st.motion.predict(st.center, width, height, self._side(st.size) / 2.0)
-        return ((py - crop_center[1]) / cell_px, (px - crop_center[0]) / cell_px)
 
     def _move(self, center: tuple[float, float], scale: float, width: int, height: int) -> None:
         """The target found at ``center`` (kept in the image) with the pyramid's ``scale``

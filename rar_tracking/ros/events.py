@@ -18,7 +18,10 @@ from typing import Any
 
 
 def _without_defaults(kind: str) -> Any:
-    from rclpy import event_handler
+    try:
+        from rclpy import event_handler  # Iron and later
+    except ImportError:  # pragma: no cover - Humble names the module qos_event
+        from rclpy import qos_event as event_handler
 
     cls = getattr(event_handler, kind)
     try:

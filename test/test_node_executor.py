@@ -117,3 +117,27 @@ def test_an_error_in_a_callback_reaches_spin_once(ros_context):
     finally:
         executor.shutdown(timeout_sec=1.0)
         node.destroy_node()
+
+
+def test_a_camera_with_incompatible_qos_is_reported_by_the_node(module_ros_context, capfd):
+    """The image subscription keeps rclpy's QoS event handler (the outputs drop theirs):
+    a best-effort camera meeting ``image_reliability: reliable`` is named in the log."""
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    from ros_helpers import TrackerSession
+
+    session = TrackerSession(module_ros_context, {'image_reliability': 'reliable'})
+    try:
+        camera = session.client.node.create_publisher(Image, 'image', qos_profile_sensor_data)
+        log: list[str] = []
+
+        def reported() -> bool:  # the node's line, not the camera's own (publisher-side) one
+            log.extend(capfd.readouterr().err.splitlines())
+            return any('rar_tracker]' in line and 'New publisher discovered' in line
+                       and 'incompatible QoS' in line for line in log)
+
+        assert poll_until(reported, 10.0), '\n'.join(log[-10:])
+        camera.destroy()
+    finally:
+        session.close()

@@ -86,6 +86,8 @@ def test_unknown_stamp_lists_the_buffered_stamps(session, sequence):
     assert not response.success
     text = response.message
     assert 'no buffered image has stamp' in text and '2 buffered images' in text
+    assert 'older than every buffered image, by 1.000 s' in text  # and why it is gone
+    assert 'frame_buffer_size = ' in text
     for stamp in stamps:
         assert f'{stamp // 10**9}.{stamp % 10**9:09d}' in text
 
@@ -103,6 +105,8 @@ def test_a_stamp_whose_image_was_lost_uses_the_nearest_image_and_says_so(session
     client.set_parameters(stamp_tolerance=0.0)
     response = client.set_target(sequence.gt[0], lost)
     assert not response.success and 'no buffered image has stamp' in response.message
+    assert 'never reached the node: the nearest buffered one is 33.0 ms away' in \
+        response.message
 
 
 def test_bad_boxes_are_refused_with_a_reason(session, sequence):

@@ -279,9 +279,29 @@ class RARTrackerNode(Node):
         shown = [format_stamp(s) for s in stamps]
         if len(shown) > 8:
             shown = shown[:3] + ['...'] + shown[-3:]
-        return (f'no buffered image has stamp {format_stamp(stamp_ns)}; the '
-                f'{len(stamps)} buffered images have stamps {", ".join(shown)} '
+        return (f'no buffered image has stamp {format_stamp(stamp_ns)}{self._why(stamp_ns, stamps)}'
+                f'; the {len(stamps)} buffered images have stamps {", ".join(shown)} '
                 '(oldest first; a zero stamp means the newest)')
+
+    def _why(self, stamp_ns: int, stamps: list[int]) -> str:
+        """Where a stamp that was not found lies against the buffered ones, and what to do."""
+        if not stamps:
+            return ''
+        o = self._options
+        oldest, newest = min(stamps), max(stamps)
+        if stamp_ns < oldest:
+            return (f' (older than every buffered image, by {(oldest - stamp_ns) / 1e9:.3f} s: '
+                    f'the node keeps the last frame_buffer_size = {o.frame_buffer_size} images, '
+                    f'at most frame_buffer_mb = {o.frame_buffer_mb} MiB, here '
+                    f'{(newest - oldest) / 1e9:.2f} s of the stream; a request that arrives '
+                    'later than that finds its image gone)')
+        if stamp_ns > newest:
+            return (f' (newer than the newest received image, by '
+                    f'{(stamp_ns - newest) / 1e9:.3f} s, and it did not arrive within '
+                    f'{STAMP_WAIT_S} s)')
+        nearest = min(abs(s - stamp_ns) for s in stamps)
+        return (f' (that image never reached the node: the nearest buffered one is '
+                f'{nearest / 1e6:.1f} ms away, beyond stamp_tolerance = {o.stamp_tolerance} s)')
 
     def _on_reset(self, request, response):
         command = ResetCommand('~/reset')

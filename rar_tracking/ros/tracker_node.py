@@ -297,8 +297,8 @@ class RARTrackerNode(Node):
                     'later than that finds its image gone)')
         if stamp_ns > newest:
             return (f' (newer than the newest received image, by '
-                    f'{(stamp_ns - newest) / 1e9:.3f} s, and it did not arrive within '
-                    f'{STAMP_WAIT_S} s)')
+                    f'{(stamp_ns - newest) / 1e9:.3f} s; an image up to {STAMP_WAIT_S} s '
+                    'newer is waited for that long)')
         nearest = min(abs(s - stamp_ns) for s in stamps)
         return (f' (that image never reached the node: the nearest buffered one is '
                 f'{nearest / 1e6:.1f} ms away, beyond stamp_tolerance = {o.stamp_tolerance} s)')

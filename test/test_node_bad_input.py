@@ -88,6 +88,10 @@ def test_unknown_stamp_lists_the_buffered_stamps(session, sequence):
     assert 'no buffered image has stamp' in text and '2 buffered images' in text
     assert 'older than every buffered image, by 1.000 s' in text  # and why it is gone
     assert 'frame_buffer_size = ' in text
+    # 2 s newer than the newest image: not waited for (only up to 1 s is), and said so
+    response = session.client.set_target(sequence.gt[0], stamps[-1] + 2 * 10**9)
+    assert not response.success
+    assert 'newer than the newest received image, by 2.000 s' in response.message
     for stamp in stamps:
         assert f'{stamp // 10**9}.{stamp % 10**9:09d}' in text
 

@@ -244,7 +244,7 @@ class RARTracker:
         self._state = TrackerState(center, size, size, (width, height), attention, templates,
                                    peak_ref, last_image=image.copy(),
                                    motion=ConstantVelocity(self.config.motion_lr,
-                                                                 gate=self.config.motion_gate))
+                                                           gate=self.config.motion_gate))
         result = TrackResult(Box.from_center(*center, *size), TrackState.TRACKING, 1.0, peak_ref,
                              psr, 1.0, (time.perf_counter() - start) * 1e3)
         self._state.last = result

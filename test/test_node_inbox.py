@@ -49,6 +49,7 @@ def test_a_lost_stamp_finds_the_nearest_frame_only_within_the_tolerance():
     assert inbox.find(200, tolerance_ns=40).stamp_ns == 200
     inbox.note_skipped(250)  # arrived, refused: no stand-in for it
     assert inbox.find(250, tolerance_ns=40) is None
+    assert inbox.was_skipped(250) and not inbox.was_skipped(216)
 
 
 def test_commands_come_before_frames():

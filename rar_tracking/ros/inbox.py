@@ -83,6 +83,11 @@ class Inbox:
         with self._cond:
             self._skipped.append(int(stamp_ns))
 
+    def was_skipped(self, stamp_ns: int) -> bool:
+        """Whether an image with this stamp arrived and was refused (:meth:`note_skipped`)."""
+        with self._cond:
+            return int(stamp_ns) in self._skipped
+
     def post(self, command: Any) -> bool:
         """Queue a command for the tracker thread (handled before any frame); False once the
         inbox is closed (the node is shutting down: nobody would take it)."""

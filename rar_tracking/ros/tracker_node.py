@@ -145,12 +145,11 @@ class RARTrackerNode(Node):
         else:
             self.create_subscription(Image, 'image', self._on_image, image_qos,
                                      callback_group=io_group)
+        quiet = quiet_subscription_events()
         self.create_subscription(PointStamped, '~/click', self._on_click, 10,
-                                 callback_group=click_group,
-                                 event_callbacks=quiet_subscription_events())
+                                 callback_group=click_group, event_callbacks=quiet)
         self.create_subscription(Point, '~/click_point', self._on_click_point, 10,
-                                 callback_group=click_group,
-                                 event_callbacks=quiet_subscription_events())
+                                 callback_group=click_group, event_callbacks=quiet)
         service_qos = QoSProfile(depth=100)  # concurrent callers wait in this queue
         self.create_service(SetTarget, '~/set_target', self._on_set_target,
                             qos_profile=service_qos, callback_group=service_group)
@@ -285,6 +284,8 @@ class RARTrackerNode(Node):
 
     def _why(self, stamp_ns: int, stamps: list[int]) -> str:
         """Where a stamp that was not found lies against the buffered ones, and what to do."""
+        if self._inbox.was_skipped(stamp_ns):
+            return ' (that image arrived but was skipped, see the log)'
         if not stamps:
             return ''
         o = self._options

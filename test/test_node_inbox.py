@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from rar_tracking.ros.diagnostics import WAIT_STAGES, NodeStats
 from rar_tracking.ros.inbox import Inbox
 
 
@@ -23,6 +24,35 @@ def test_only_the_newest_frame_is_pending_and_replaced_ones_count_as_dropped():
     put(inbox, 40)
     assert inbox.next_work(timeout=0)[1].stamp_ns == 40
     assert inbox.dropped == 2 and inbox.received == 4
+
+
+def test_received_after_counts_the_frames_that_arrived_since_one_was_taken():
+    inbox = Inbox(ring_size=4)
+    put(inbox, 10)
+    _, frame = inbox.next_work(timeout=0)
+    assert inbox.received_after(frame) == 0
+    put(inbox, 20)
+    put(inbox, 30)
+    assert inbox.received_after(frame) == 2
+
+
+def test_wait_stages_split_an_images_wait_and_skip_a_stamp_on_another_clock():
+    now = time.time_ns()
+    stats = NodeStats()
+    inbox = Inbox(ring_size=4)
+    frame = inbox.put_frame(now - 50_000_000, 'cam', 'msg', sent_wall_ns=now - 45_000_000,
+                            arrived_wall_ns=now - 30_000_000)
+    stats.record_start(frame, inbox.received_after(frame))
+    sim = inbox.put_frame(5 * 10**9, 'cam', 'msg')  # a simulated clock's stamp, no info
+    stats.record_start(sim, 0)
+    stats.record_start(frame, 1)  # as if started late, after `sim` had arrived
+    waits = stats.take_period(received_total=2)['waits_ms']
+    # Not for the simulated stamp, nor for the frame without message info:
+    assert [len(waits[k]) for k in WAIT_STAGES] == [2, 2, 2, 3]
+    assert waits['stamp_to_write'][0] == pytest.approx(5.0, abs=0.01)
+    assert waits['write_to_receipt'][0] == pytest.approx(15.0, abs=0.01)
+    assert waits['receipt_to_callback'][0] == pytest.approx(30.0, abs=5.0)
+    assert stats.started_behind == 1 and stats.max_newer_at_start == 1
 
 
 def test_ring_is_bounded_and_searched_by_stamp():
@@ -68,8 +98,10 @@ def test_catch_up_tracks_newer_buffered_frames_once_in_order():
     put(inbox, 6)  # arrives during the catch-up: not a drop, handled after it
     got = []
     while (work := inbox.next_work(timeout=0)) is not None:
-        got.append(work[1].stamp_ns)
-    assert got == [3, 4, 5, 6]
+        got.append(work)
+    assert [f.stamp_ns for _, f in got] == [3, 4, 5, 6]
+    # The catch-up frames are older than the newest on purpose: told apart from live ones.
+    assert [kind for kind, _ in got] == ['catch_up'] * 3 + ['frame']
     assert inbox.dropped == 4  # only the four replaced before the first take
 
 

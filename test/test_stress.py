@@ -49,6 +49,9 @@ def test_soak_memory_is_flat_after_warm_up(report):
     soak = report['soak']
     assert soak['alive'] and soak['first_target_ok'] and soak['live_results'] > 0, soak
     assert soak['rss_growth_pct'] < 5.0, soak
+    # The node's own account of each start, from its /diagnostics, is in the report.
+    assert soak['wait_stages']['callback_to_start']['periods'] > 0, soak
+    assert 0 <= soak['node_started_behind'] <= soak['live_results'], soak
 
 
 def test_stream_faults_keep_the_node_tracking(report):

@@ -13,7 +13,11 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
 from ..types import TrackState
-from .inbox import Inbox
+from .inbox import Frame, Inbox
+
+# The stages of NodeStats.record_start, in the order an image passes them.
+WAIT_STAGES = ('stamp_to_write', 'write_to_receipt', 'receipt_to_callback',
+               'callback_to_start')
 
 
 class NodeStats:
@@ -31,6 +35,16 @@ class NodeStats:
         self.node_latency_ms: list[float] = []  # receipt -> processing end (monotonic)
         self.inference_ms: list[float] = []
         self.all_node_latency_ms: list[float] = []  # whole run, capped, for the summary
+        # Where a live image's wait before processing went (per period, ms, system clock):
+        # its stamp to the publisher's write (the camera driver), the write to the
+        # middleware's receipt here (the transport), the receipt to the callback (this
+        # node's executor), the callback to processing start (this node's queue).
+        self.waits_ms: dict[str, list[float]] = {k: [] for k in WAIT_STAGES}
+        self.newer_at_start: list[int] = []  # per period
+        # Live images whose processing started while a newer one had already arrived
+        # (the node was behind), and the most newer images seen at a start; whole run.
+        self.started_behind = 0
+        self.max_newer_at_start = 0
         self.period_start = time.monotonic()
         self.period_received = 0
         self.period_processed = 0
@@ -45,6 +59,31 @@ class NodeStats:
             self.inference_ms.append(inference_ms)
             if len(self.all_node_latency_ms) < 100_000:
                 self.all_node_latency_ms.append(node_latency_ms)
+
+    def record_start(self, frame: Frame, newer: int) -> None:
+        """Note the start of processing of ``frame``, the newest image received but for
+        ``newer`` that arrived since it was taken (0 unless the node fell behind).
+
+        A stage is left out where an end point is unknown: the middleware's write and
+        receipt times come with rclpy's message info (Jazzy and later, not Humble), and the
+        stamp counts only where it is on this machine's clock (not with ``use_sim_time`` or
+        a camera's own clock): 0 to 10 s before the write.
+        """
+        now = time.time_ns()
+        stages = {'callback_to_start': now - frame.callback_wall_ns}
+        sent, arrived = frame.sent_wall_ns, frame.arrived_wall_ns
+        if arrived:
+            stages['receipt_to_callback'] = frame.callback_wall_ns - arrived
+        if sent and arrived:
+            stages['write_to_receipt'] = arrived - sent
+        if sent and frame.stamp_ns and 0 <= sent - frame.stamp_ns < 10 * 10**9:
+            stages['stamp_to_write'] = sent - frame.stamp_ns
+        with self.lock:
+            for key, ns in stages.items():
+                self.waits_ms[key].append(ns / 1e6)
+            self.newer_at_start.append(newer)
+            self.started_behind += newer > 0
+            self.max_newer_at_start = max(self.max_newer_at_start, newer)
 
     def count(self, kind: str) -> None:
         with self.lock:
@@ -64,12 +103,17 @@ class NodeStats:
                 'latency_ms': list(self.latency_ms),
                 'node_latency_ms': list(self.node_latency_ms),
                 'inference_ms': list(self.inference_ms),
+                'waits_ms': {k: list(v) for k, v in self.waits_ms.items()},
+                'newer_at_start': list(self.newer_at_start),
             }
             self.period_start, self.period_received = now, received_total
             self.period_processed, self.period_errors = self.processed, errors
             self.latency_ms.clear()
             self.node_latency_ms.clear()
             self.inference_ms.clear()
+            for values in self.waits_ms.values():
+                values.clear()
+            self.newer_at_start.clear()
             return out
 
 
@@ -122,6 +166,9 @@ def tracker_status(name: str, period: dict, stats: NodeStats, inbox: Inbox, *,
         'mean_node_latency_ms': f'{_mean(node_lat):.1f}',
         'max_node_latency_ms': f'{_max(node_lat):.1f}',
         'mean_inference_ms': f'{_mean(period["inference_ms"]):.1f}',
+        **{f'max_{k}_ms': f'{_max(v):.1f}' for k, v in period['waits_ms'].items()},
+        'max_newer_at_start': max(period['newer_at_start'], default=0),
+        'started_behind_newest': stats.started_behind,
         'frames_received': inbox.received,
         'frames_processed': stats.processed,
         'dropped_frames': inbox.dropped,
@@ -149,4 +196,5 @@ def run_summary(stats: NodeStats, inbox: Inbox) -> str:
     return (f'processed {stats.processed} of {inbox.received} frames '
             f'({inbox.dropped} dropped); latency receipt->publish mean '
             f'{_mean(lat):.1f} ms, p95 {float(np.percentile(lat, 95)):.1f} ms, '
-            f'max {max(lat):.1f} ms')
+            f'max {max(lat):.1f} ms; {stats.started_behind} started while a newer image '
+            f'had arrived (at most {stats.max_newer_at_start} newer)')

@@ -27,6 +27,12 @@ class Frame:
     msg: Any  # sensor_msgs/Image or sensor_msgs/CompressedImage
     nbytes: int = 0  # length of msg.data
     received_ns: int = field(default_factory=time.monotonic_ns)
+    # Where the time between the stamp and the callback went (system clock, ns; 0 where the
+    # middleware or rclpy does not say): the publisher's write, the middleware's receipt,
+    # and the callback itself.
+    sent_wall_ns: int = 0
+    arrived_wall_ns: int = 0
+    callback_wall_ns: int = field(default_factory=time.time_ns)
 
 
 def _size_of(msg: Any) -> int:
@@ -58,11 +64,14 @@ class Inbox:
         self._dropped_since = 0  # ... since the last take_dropped()
 
     # --- producer side (subscription and service callbacks) ---------------------------
-    def put_frame(self, stamp_ns: int, frame_id: str, msg: Any) -> Frame:
-        """Store a newly received frame as the pending one and in the ring."""
+    def put_frame(self, stamp_ns: int, frame_id: str, msg: Any, sent_wall_ns: int = 0,
+                  arrived_wall_ns: int = 0) -> Frame:
+        """Store a newly received frame as the pending one and in the ring (``sent_wall_ns``
+        and ``arrived_wall_ns``: the middleware's write and receipt times, when known)."""
         with self._cond:
             self._seq += 1
-            frame = Frame(self._seq, int(stamp_ns), frame_id, msg, _size_of(msg))
+            frame = Frame(self._seq, int(stamp_ns), frame_id, msg, _size_of(msg),
+                          sent_wall_ns=int(sent_wall_ns), arrived_wall_ns=int(arrived_wall_ns))
             if len(self._ring) == self._ring.maxlen:
                 self._ring_bytes -= self._ring[0].nbytes
             self._ring.append(frame)
@@ -147,12 +156,19 @@ class Inbox:
         with self._cond:
             return self._ring[-1] if self._ring else None
 
+    def received_after(self, frame: Frame) -> int:
+        """How many frames arrived after ``frame`` (0: it is still the newest)."""
+        with self._cond:
+            return self._seq - frame.seq
+
     # --- consumer side (the tracker thread) -------------------------------------------
     def next_work(self, timeout: float | None = None) -> tuple[str, Any] | None:
-        """Wait for work: ('command', c), ('frame', f) or None on timeout/close.
+        """Wait for work: ('command', c), ('frame', f), ('catch_up', f) or None on
+        timeout/close.
 
-        A catch-up frame or the pending frame is handed out only if it is newer than the
-        last frame handed out, so that no frame is tracked twice.
+        A catch-up frame (an older buffered one, after a target was set on an older image)
+        or the pending frame is handed out only if it is newer than the last frame handed
+        out, so that no frame is tracked twice.
         """
         with self._cond:
             deadline = None if timeout is None else time.monotonic() + timeout
@@ -165,7 +181,7 @@ class Inbox:
                     frame = self._catch_up.popleft()
                     if frame.seq > self._last_done_seq:
                         self._last_done_seq = frame.seq
-                        return 'frame', frame
+                        return 'catch_up', frame
                 if self._pending is not None:
                     frame, self._pending = self._pending, None
                     if frame.seq > self._last_done_seq:

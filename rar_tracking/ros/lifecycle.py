@@ -124,12 +124,12 @@ class RARLifecycleTrackerNode(RARTrackerNode, LifecycleNode):
                 f'ros2 lifecycle set {self.get_fully_qualified_name()} activate')
 
     # ------------------------------------------------------------------ gated callbacks
-    def _on_image(self, msg) -> None:
+    def _on_image(self, msg, *times: int) -> None:
         if not self._active:
             self.get_logger().info(self._inactive('image') + ' (logged at most every 10 s)',
                                    throttle_duration_sec=10.0)
             return
-        super()._on_image(msg)
+        super()._on_image(msg, *times)
 
     def _on_set_target(self, request, response):
         if not self._active:

@@ -34,6 +34,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
 from std_srvs.srv import Trigger
 
@@ -59,6 +60,9 @@ IMAGE_QUEUE_DEPTH = 10
 #: A set_target/click stamp up to this much newer than the newest received image is waited
 #: for (the request can overtake its image on the wire), at most this long [s].
 STAMP_WAIT_S = 1.0
+# rclpy since Jazzy passes the middleware's message info (write and receipt times) to a
+# subscription callback that takes two arguments; older ones (Humble) pass the message only.
+MESSAGE_INFO = hasattr(Subscription, 'CallbackType')
 
 
 class RARTrackerNode(Node):
@@ -137,13 +141,14 @@ class RARTrackerNode(Node):
         if self._options.image_reliability == 'reliable':
             image_qos.reliability = ReliabilityPolicy.RELIABLE
         self._image_topic = self.resolve_topic_name('image')
+        on_image = self._on_image_with_info if MESSAGE_INFO else self._on_image
         if self._options.use_compressed:
             # image_transport naming: <base topic>/compressed follows a remapped 'image'.
             self._image_topic = self._image_topic.rstrip('/') + '/compressed'
-            self.create_subscription(CompressedImage, self._image_topic, self._on_image,
+            self.create_subscription(CompressedImage, self._image_topic, on_image,
                                      image_qos, callback_group=io_group)
         else:
-            self.create_subscription(Image, 'image', self._on_image, image_qos,
+            self.create_subscription(Image, 'image', on_image, image_qos,
                                      callback_group=io_group)
         quiet = quiet_subscription_events()
         self.create_subscription(PointStamped, '~/click', self._on_click, 10,
@@ -184,7 +189,13 @@ class RARTrackerNode(Node):
         return f'{config.profile} (crop {config.crop})'
 
     # ------------------------------------------------------------------ callbacks (executor)
-    def _on_image(self, msg) -> None:
+    def _on_image_with_info(self, msg, info) -> None:
+        # rclpy passes the middleware's write and receipt times to a two-argument callback:
+        # /diagnostics tells the transport's share of an image's wait from the node's own.
+        self._on_image(msg, info.get('source_timestamp') or 0,
+                       info.get('received_timestamp') or 0)
+
+    def _on_image(self, msg, sent_wall_ns: int = 0, arrived_wall_ns: int = 0) -> None:
         limit = self._options.max_image_pixels
         pixels = getattr(msg, 'width', 0) * getattr(msg, 'height', 0)
         if pixels > limit or len(msg.data) > 8 * limit:
@@ -195,7 +206,8 @@ class RARTrackerNode(Node):
                 '(logged at most every 5 s)', throttle_duration_sec=5.0)
             self._inbox.note_skipped(stamp_to_ns(msg.header.stamp))
             return
-        self._inbox.put_frame(stamp_to_ns(msg.header.stamp), msg.header.frame_id, msg)
+        self._inbox.put_frame(stamp_to_ns(msg.header.stamp), msg.header.frame_id, msg,
+                              sent_wall_ns, arrived_wall_ns)
 
     def _on_set_target(self, request, response):
         box = Box.from_center(request.center_x, request.center_y, request.size_x,

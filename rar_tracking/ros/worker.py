@@ -130,8 +130,8 @@ class TrackerWorker:
                 continue
             kind, item = work
             try:
-                if kind == 'frame':
-                    self._process_frame(item)
+                if kind in ('frame', 'catch_up'):
+                    self._process_frame(item, live=kind == 'frame')
                 elif isinstance(item, SetTargetCommand):
                     self._handle_set_target(item)
                 elif isinstance(item, ResetCommand):
@@ -177,7 +177,8 @@ class TrackerWorker:
         return rgb
 
     # ------------------------------------------------------------------ frames
-    def _process_frame(self, frame: Frame) -> None:
+    def _process_frame(self, frame: Frame, live: bool = True) -> None:
+        """Track one image (``live``: the newest one received, not a catch-up frame)."""
         header = frame.msg.header
         if not self.target_active:
             self._outputs.publish_detections(header, None, self.target_id)
@@ -199,7 +200,7 @@ class TrackerWorker:
             self._other_size(frame, rgb)
             return
         self._size_mismatches = 0
-        self._track(frame, rgb)
+        self._track(frame, rgb, live)
 
     def _other_size(self, frame: Frame, rgb: np.ndarray) -> None:
         """An image of another size than the target's: skipped (a stray frame), or, after
@@ -230,8 +231,10 @@ class TrackerWorker:
             if rgb is not None:
                 self._outputs.publish_debug(rgb, header, None, self.target_id)
 
-    def _track(self, frame: Frame, rgb: np.ndarray) -> None:
+    def _track(self, frame: Frame, rgb: np.ndarray, live: bool) -> None:
         start = self._clock.now()
+        if live:
+            self._stats.record_start(frame, self._inbox.received_after(frame))
         t0 = time.perf_counter()
         try:
             result = self._tracker.track(rgb)

@@ -100,6 +100,7 @@ class Driver:
         self._lock = threading.Lock()
         self.results: list[Result] = []
         self.status: dict[str, str] = {}
+        self.statuses: list[dict[str, str]] = []  # every status received, oldest first
         self._status_name = f'{t}: tracker'
         node.create_subscription(TrackedTarget, f'{t}/target', self._on_target, 1000)
         node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 100)
@@ -130,6 +131,7 @@ class Driver:
             if status.name == self._status_name:
                 with self._lock:
                     self.status = {kv.key: kv.value for kv in status.values}
+                    self.statuses.append(self.status)
 
     def snapshot(self) -> list[Result]:
         with self._lock:
@@ -138,6 +140,12 @@ class Driver:
     def diagnostics(self) -> dict[str, str]:
         with self._lock:
             return dict(self.status)
+
+    def statuses_since(self, index: int) -> list[dict[str, str]]:
+        """The statuses received after the first ``index`` (``len(driver.statuses)`` taken
+        before a phase gives that phase's)."""
+        with self._lock:
+            return self.statuses[index:]
 
     # ------------------------------------------------------------------ waiting and calling
     wait_for = staticmethod(poll_until)

@@ -5,9 +5,13 @@ when each stamp went out. :func:`run_soak` sets a target, samples the node's res
 once a second, and every ``probe_every_s`` calls ``set_target`` with the stamp of an image
 published up to one second before (the issue's target: at least 99% succeed). From the
 TrackedTargets it computes latency (image stamp to arrival at the driver) and how many newer
-images had already been published when the node started on an image ("frames behind"; at
-most one means it always took the newest). Results of the catch-up after a probe are left
-out of both: the node tracks older buffered frames then, on purpose. The soak sets
+images had already been published when the node started on an image (end to end). From the
+node's /diagnostics it takes how many newer images the node itself had already received at
+each start (the check: at most one, i.e. the node always takes the newest it has) and where
+an image's wait went: stamp to the publisher's write and write to the middleware's receipt
+(the camera and the transport: outside the node), receipt to callback (the node's executor),
+callback to processing start (the node's queue).
+Results of the catch-up after a probe are left out: the node tracks older buffered frames then, on purpose. The soak sets
 ``max_catch_up_frames`` to 0 for its duration (restored after): at about 2 images/s on a
 small CPU the default 30 catch-up frames after each probe would take 15 s, longer than the time
 between probes, and the node would never be tracking live.
@@ -20,6 +24,7 @@ import time
 
 import numpy as np
 
+from ..diagnostics import WAIT_STAGES
 from .driver import Driver, percentile
 
 
@@ -91,6 +96,7 @@ def run_soak(node, driver: Driver, scene, minutes: float, seed: int, rate_hz: fl
     warmup_s = min(60.0, 0.2 * duration) if warmup_s is None else warmup_s
     camera = Camera(driver, scene, rate_hz)
     diag0 = driver.diagnostics()
+    diag0['index'] = len(driver.statuses)
     no_catch_up = driver.set_parameters(max_catch_up_frames=0)
     camera.start()
     time.sleep(0.5)
@@ -149,11 +155,41 @@ def _figures(node, driver, camera, first, rss, probes, live_from, warmup_s, dura
         'not_seen_by_node': camera.published - received,
         'behind_max': max(behind) if behind else None,
         'behind_over_1': sum(b > 1 for b in behind),
+        **_node_waits(driver.statuses_since(diag0['index']), diag0, diag, camera.rate_hz),
         'probes': len(probes), 'probes_ok': sum(p[1] for p in probes),
         'probes_nearest': sum(p[1] and 'nearest buffered one' in p[2] for p in probes),
         'probe_failures': failed[:5], 'alive': node.alive(),
         'processed_rate_hz': len(live) / max(duration, 1e-9),
     }
+
+
+def _node_waits(statuses: list[dict], diag0: dict, diag: dict, rate_hz: float) -> dict:
+    """From the node's /diagnostics of the soak: how far behind the node itself was when it
+    started on an image (newer images it had already received), and, per stage of an
+    image's way (stamp -> write -> receipt -> callback -> processing start), the longest
+    wait and in how many diagnostics periods (with an image started) it exceeded one camera
+    frame period."""
+    def number(status, key):
+        try:
+            return float(status.get(key, 'nan'))
+        except ValueError:
+            return float('nan')
+
+    before = number(diag0, 'started_behind_newest')  # nan before the first status
+    out = {
+        'node_behind_max': int(max((number(s, 'max_newer_at_start') for s in statuses),
+                                   default=0)),
+        'node_started_behind': int(number(diag, 'started_behind_newest')
+                                   - (0 if before != before else before)),
+        'wait_stages': {},
+    }
+    for stage in WAIT_STAGES:
+        maxima = [m for m in (number(s, f'max_{stage}_ms') for s in statuses) if m == m]
+        out['wait_stages'][stage] = {
+            'max_ms': max(maxima, default=float('nan')),
+            'periods_over_a_frame': sum(m > 1e3 / rate_hz for m in maxima),
+            'periods': len(maxima)}
+    return out
 
 
 def _is_live(r, live_from: list[int]) -> bool:

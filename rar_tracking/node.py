@@ -85,12 +85,17 @@ def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
 def _spin_until(node, stop: threading.Event) -> None:
     import rclpy
     from .ros.executor import NodeExecutor
+    from .ros.thread_names import name_os_thread
 
     # Services wait for the tracker thread, so they run on a pool; images and clicks run
     # inline (why not rclpy's MultiThreadedExecutor: ros/executor.py).
     executor = NodeExecutor()
     executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, name='executor', daemon=True)
+    def spin() -> None:
+        name_os_thread('rar_executor')
+        executor.spin()
+
+    spinner = threading.Thread(target=spin, name='executor', daemon=True)
     spinner.start()
     try:
         while not stop.wait(0.2) and spinner.is_alive():

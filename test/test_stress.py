@@ -52,6 +52,9 @@ def test_soak_memory_is_flat_after_warm_up(report):
     # The node's own account of each start, from its /diagnostics, is in the report.
     assert soak['wait_stages']['callback_to_start']['periods'] > 0, soak
     assert 0 <= soak['node_started_behind'] <= soak['live_results'], soak
+    # The node names its threads for the OS; the tracker thread is the one that works.
+    threads = soak['threads']
+    assert threads['rar_tracker']['cpu'] > threads['rar_executor']['cpu'] > 0, threads
 
 
 def test_stream_faults_keep_the_node_tracking(report):

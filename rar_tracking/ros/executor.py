@@ -26,6 +26,8 @@ from typing import Any
 from rclpy import executors
 from rclpy.service import Service
 
+from .thread_names import name_os_thread
+
 # Raised by wait_for_ready_callbacks when there is nothing to do (names differ by release).
 _NOTHING_TO_DO = tuple(getattr(executors, name) for name in (
     'ShutdownException', 'TimeoutException', 'ExternalShutdownException',
@@ -44,7 +46,8 @@ class NodeExecutor(executors.Executor):
     def __init__(self, num_service_threads: int = 4, *, context=None):
         super().__init__(context=context)
         self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=num_service_threads, thread_name_prefix='rar_service')
+            max_workers=num_service_threads, thread_name_prefix='rar_service',
+            initializer=name_os_thread, initargs=('rar_service',))
         self._pending: list[Any] = []
         self._pending_lock = threading.Lock()
 

@@ -30,6 +30,7 @@ from .inbox import Frame, Inbox
 from .outputs import NodeOutputs, tracked_target_msg
 from .parameters import NodeOptions
 from .stamps import format_stamp
+from .thread_names import name_os_thread
 
 
 @dataclass
@@ -124,6 +125,7 @@ class TrackerWorker:
 
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
+        name_os_thread('rar_tracker')
         while not self._stop.is_set():
             work = self._inbox.next_work(timeout=0.5)
             if work is None:

@@ -131,7 +131,7 @@ class Driver:
             if status.name == self._status_name:
                 with self._lock:
                     self.status = {kv.key: kv.value for kv in status.values}
-                    self.statuses.append(self.status)
+                    self.statuses.append({**self.status, 'received_s': str(time.monotonic())})
 
     def snapshot(self) -> list[Result]:
         with self._lock:

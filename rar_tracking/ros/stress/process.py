@@ -77,6 +77,29 @@ class NodeProcess:
             return None
         return None
 
+    def thread_times(self) -> dict[str, list[float]]:
+        """Per thread name (the node names its own: ros/thread_names.py): [seconds on a
+        CPU, seconds runnable but waiting for a CPU, threads], summed over the threads of
+        that name, from /proc/<pid>/task/*/schedstat; empty once the process has exited."""
+        out: dict[str, list[float]] = {}
+        try:
+            tids = os.listdir(f'/proc/{self.proc.pid}/task')
+        except OSError:
+            return out
+        for tid in tids:
+            try:
+                with open(f'/proc/{self.proc.pid}/task/{tid}/comm') as f:
+                    name = f.read().strip()
+                with open(f'/proc/{self.proc.pid}/task/{tid}/schedstat') as f:
+                    on_cpu, waiting = (int(v) / 1e9 for v in f.read().split()[:2])
+            except (OSError, ValueError):
+                continue  # the thread ended meanwhile
+            row = out.setdefault(name, [0.0, 0.0, 0])
+            row[0] += on_cpu
+            row[1] += waiting
+            row[2] += 1
+        return out
+
     def stderr(self) -> str:
         with self._lock:
             return '\n'.join(self.lines)

@@ -112,8 +112,11 @@ def _rows(r: dict) -> list[tuple[str, str]]:
                   f"images published ({k['behind_over_1']} results more than 1 behind)"),
                  *[(f'soak: wait {stage.replace("_", " ")} (max)',
                     f"{_f(w['max_ms'], 0)} ms; over one frame period in "
-                    f"{w['periods_over_a_frame']} of {w['periods']} diagnostics periods")
+                    f"{w['periods_over_a_frame']} of {w['periods']} diagnostics periods"
+                    + (f" (per minute: {w['over_per_minute']})"
+                       if w.get('over_per_minute') else ''))
                    for stage, w in k['wait_stages'].items()],
+                 *_cpu_rows(k.get('threads', {})),
                  ('soak: set_target by stamp <= 1 s old', f"{k['probes_ok']} of "
                   f"{k['probes']} succeeded ({k.get('probes_nearest', 0)} on the nearest image: "
                   f"theirs never arrived) {k['probe_failures'] or ''}")]
@@ -129,6 +132,23 @@ def _rows(r: dict) -> list[tuple[str, str]]:
     for row in r.get('weights_faults', []):
         rows.append((f"weights: {row['file']}", f"exit {row['code']}, code ran: "
                      f"{row['code_ran']}; {row['reason'][-90:]}"))
+    return rows
+
+
+def _cpu_rows(threads: dict) -> list[tuple[str, str]]:
+    """Where the CPUs went during the soak (in CPUs: 1.0 is one core for the whole soak)."""
+    rows = []
+    for name, t in sorted(threads.items()):
+        if name == 'machine':
+            rows.append(('soak: CPUs busy / stolen', f"{_f(t['cpu'], 2)} of {t['threads']} "
+                         f"busy, {_f(t['waiting_for_cpu'], 2)} stolen by the hypervisor"))
+        elif name == 'stress tool':
+            rows.append(('soak: CPU of the stress tool', f"{_f(t['cpu'], 2)} (camera, "
+                         'clients, recording; its own process)'))
+        else:
+            rows.append((f'soak: node threads {name}', f"on a CPU {_f(t['cpu'], 2)}, "
+                         f"runnable but waiting for one {_f(t['waiting_for_cpu'], 2)} "
+                         f"({t['threads']} threads)"))
     return rows
 
 

@@ -19,6 +19,7 @@ between probes, and the node would never be tracking live.
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 import time
 
@@ -107,6 +108,7 @@ def run_soak(node, driver: Driver, scene, minutes: float, seed: int, rate_hz: fl
             break
         time.sleep(0.2)
     t0 = time.monotonic()
+    threads0, machine0, harness0 = node.thread_times(), _cpu_counters(), time.process_time()
     rss, probes, live_from = [], [], [driver.now_ns()]
     next_probe = t0 + probe_every_s
     while time.monotonic() - t0 < duration and node.alive():
@@ -120,12 +122,17 @@ def run_soak(node, driver: Driver, scene, minutes: float, seed: int, rate_hz: fl
             live_from.append(driver.now_ns())
             next_probe = time.monotonic() + probe_every_s
         time.sleep(1.0)
+    elapsed = time.monotonic() - t0
+    threads = _thread_use(threads0, node.thread_times(), elapsed)
+    threads['machine'] = _machine_use(machine0, _cpu_counters())
+    threads['stress tool'] = {'cpu': (time.process_time() - harness0) / elapsed,
+                              'waiting_for_cpu': float('nan'), 'threads': threading.active_count()}
     camera.stop()
     if no_catch_up:
         driver.set_parameters(max_catch_up_frames=30)
     time.sleep(1.5)
-    return _figures(node, driver, camera, first, rss, probes, live_from, warmup_s, duration,
-                    diag0)
+    return {**_figures(node, driver, camera, first, rss, probes, live_from, warmup_s,
+                       duration, diag0), 'threads': threads}
 
 
 def _figures(node, driver, camera, first, rss, probes, live_from, warmup_s, duration,
@@ -183,12 +190,53 @@ def _node_waits(statuses: list[dict], diag0: dict, diag: dict, rate_hz: float) -
                                    - (0 if before != before else before)),
         'wait_stages': {},
     }
+    t0 = number(statuses[0], 'received_s') if statuses else 0.0
     for stage in WAIT_STAGES:
-        maxima = [m for m in (number(s, f'max_{stage}_ms') for s in statuses) if m == m]
+        timed = [(number(s, 'received_s') - t0, number(s, f'max_{stage}_ms')) for s in statuses]
+        timed = [(t, m) for t, m in timed if m == m]
+        over = [int(t // 60) for t, m in timed if m > 1e3 / rate_hz]
         out['wait_stages'][stage] = {
-            'max_ms': max(maxima, default=float('nan')),
-            'periods_over_a_frame': sum(m > 1e3 / rate_hz for m in maxima),
-            'periods': len(maxima)}
+            'max_ms': max((m for _, m in timed), default=float('nan')),
+            'periods_over_a_frame': len(over), 'periods': len(timed),
+            # when in the soak they happened: periods over a frame in each minute
+            'over_per_minute': [over.count(k) for k in range(max(over, default=-1) + 1)]}
+    return out
+
+
+def _cpu_counters() -> list[int]:
+    """The machine's CPU time counters (/proc/stat 'cpu': user nice system idle iowait irq
+    softirq steal), in ticks; empty where there is no /proc."""
+    try:
+        with open('/proc/stat') as f:
+            return [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return []
+
+
+def _machine_use(before: list[int], after: list[int]) -> dict:
+    """Busy and stolen (taken by the hypervisor) shares of all CPUs, in CPUs."""
+    if len(before) < 8 or len(after) < 8:
+        return {'cpu': float('nan'), 'waiting_for_cpu': float('nan'), 'threads': 0}
+    d = [a - b for a, b in zip(after, before)]
+    total = max(sum(d), 1)
+    cpus = os.cpu_count() or 1
+    return {'cpu': cpus * (total - d[3] - d[4] - d[7]) / total,  # busy, in CPUs
+            'waiting_for_cpu': cpus * d[7] / total,  # steal, in CPUs
+            'threads': cpus}
+
+
+def _thread_use(before: dict, after: dict, seconds: float) -> dict:
+    """Share of the soak each of the node's named threads spent on a CPU and runnable but
+    waiting for one (all other threads: the middleware's, summed as 'other')."""
+    own = ('rar_tracker', 'rar_executor', 'rar_service')
+    out = {}
+    for name in set(before) | set(after):
+        key = name if name in own else 'other'
+        b, a = before.get(name, [0.0, 0.0, 0]), after.get(name, [0.0, 0.0, 0])
+        row = out.setdefault(key, {'cpu': 0.0, 'waiting_for_cpu': 0.0, 'threads': 0})
+        row['cpu'] += (a[0] - b[0]) / max(seconds, 1e-9)
+        row['waiting_for_cpu'] += (a[1] - b[1]) / max(seconds, 1e-9)
+        row['threads'] += a[2]
     return out
 
 

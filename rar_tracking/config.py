@@ -169,11 +169,6 @@ class TrackerConfig:
         0.0, 'with motion_prior, move the search centre only while the smoothed velocity is '
         'at least this many standard deviations of its own frame-to-frame noise (0: always); '
         'a slow target whose estimate jitters keeps its crop where it is', lo=0.0, hi=100.0)
-    motion_second_look: bool = _param(
-        False, 'on a frame whose confidence is below confidence_threshold, search the pyramid '
-        'again around the constant-velocity prediction of the centre, and keep that search '
-        'if it peaks higher and reaches confidence_threshold itself (without motion_prior; '
-        'costs a second search on those frames only)')
     peak_candidates: int = _param(
         4, 'local maxima of the response the motion prior chooses from', lo=1, hi=32)
     lost_search_growth: float = _param(

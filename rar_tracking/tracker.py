@@ -284,9 +284,6 @@ class RARTracker:
         lost = st.status == TrackState.LOST
         centers, sides, penalties = self._search_plan(width, height)
         look = self._look(image, w_hat, centers, sides, penalties, st.attention)
-        if (c.motion_second_look and not lost and not c.motion_prior
-                and look.peak < c.confidence_threshold * st.peak_ref):
-            look = self._second_look(image, w_hat, look, penalties, width, height)
         phi, new_states, response, centers, best = (look.phi, look.states, look.response,
                                                     look.centers, look.best)
         with self.timer.section('peak, PSR and scale choice'):
@@ -344,36 +341,6 @@ class RARTracker:
             best = int((peaks * torch.tensor(penalties)).argmax())
             return _Look(phi, new_states, response, list(centers), best, float(peaks[best]),
                          float(psrs[best]), tuple(idx[best].tolist()))
-
-    def _second_look(self, image: np.ndarray, w_hat, first: _Look, penalties: list[float],
-                     width: int, height: int) -> _Look:
-        """``motion_second_look``: the same pyramid again, centred on the constant-velocity
-        prediction; whichever search peaks higher is kept.
-
-        Only on a frame whose confidence is below ``confidence_threshold`` (the tracker would
-        not learn from it), so a target that the first search finds well costs nothing: a
-        fast target that a crop on its last position leaves behind is looked for where its
-        motion puts it. The second search is kept only if it peaks higher and its own
-        confidence reaches ``confidence_threshold`` (a frame the tracker would learn from):
-        a wrong prediction (the target turned or stopped) finds at most a weak look-alike
-        there, which loses to the first search. The memory is moved to the second crop's
-        centre, as in :meth:`_learn`.
-        """
-        st = self._state
-        side = self._side(st.size)
-        predicted = st.motion.predict(st.center, width, height, side / 2.0)
-        cell_px = self.geometry.cell_pixels(side)
-        dy, dx = ((predicted[1] - st.center[1]) / cell_px, (predicted[0] - st.center[0]) / cell_px)
-        if math.hypot(dy, dx) < 1.0:  # within a cell: the same search
-            return first
-        attention = [s.shifted(int(round(dy * self.stride / k)), int(round(dx * self.stride / k)))
-                     for s, k in zip(st.attention, self.net.trunk.strides)] \
-            if st.attention else None
-        second = self._look(image, w_hat, [predicted] * len(first.centers),
-                            [side * f for f in self.scale_factors], penalties, attention)
-        better = second.peak * penalties[second.best] > first.peak * penalties[first.best]
-        sure = second.peak >= self.config.confidence_threshold * st.peak_ref
-        return second if better and sure else first
 
     def _search_plan(self, width: int, height: int
                      ) -> tuple[list[tuple[float, float]], list[float], list[float]]:

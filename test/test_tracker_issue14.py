@@ -50,27 +50,6 @@ def test_motion_prior_follows_a_target_that_speeds_up(config):
     assert abs(tracker._state.motion.vx) > 10  # the velocity it learned is the target's
 
 
-def test_second_look_catches_up_with_a_target_that_speeds_up(config):
-    # the scene of the test above: the first search, on the last position, falls behind;
-    # the second, on the prediction, runs only on the frames the first finds poorly
-    seq = fast_small_target(seed=1, speed=20.0, start_speed=6.0)
-    off, _ = ious(config, seq)
-    on, tracker = ious(config, seq, motion_second_look=True)
-    assert np.nanmean(off[-5:]) < 0.1
-    assert np.nanmean(on[-5:]) > 0.7
-    assert abs(tracker._state.motion.vx) > 10
-
-
-def test_second_look_is_not_taken_on_a_well_found_target(config):
-    # a slow, well textured target: every frame's confidence passes confidence_threshold, so
-    # the second search never runs and the boxes are those of the plain tracker
-    seq = fast_small_target(seed=2, speed=3.0, start_speed=3.0)
-    off, plain = ious(config, seq)
-    on, second = ious(config, seq, motion_second_look=True)
-    assert np.nanmean(off) > 0.7
-    np.testing.assert_allclose(on, off)
-
-
 def test_motion_prior_keeps_the_target_when_its_twin_crosses(config):
     # the same patch moving the other way passes over the target mid-sequence
     seq = crossing_twin(seed=0)

@@ -141,7 +141,9 @@ def _cpu_rows(threads: dict) -> list[tuple[str, str]]:
     for name, t in sorted(threads.items()):
         if name == 'machine':
             rows.append(('soak: CPUs busy / stolen', f"{_f(t['cpu'], 2)} of {t['threads']} "
-                         f"busy, {_f(t['waiting_for_cpu'], 2)} stolen by the hypervisor"))
+                         f"busy, {_f(t['waiting_for_cpu'], 2)} stolen by the hypervisor"
+                         + (f" (per minute: {t['stolen_per_minute']})"
+                            if t.get('stolen_per_minute') else '')))
         elif name == 'stress tool':
             rows.append(('soak: CPU of the stress tool', f"{_f(t['cpu'], 2)} (camera, "
                          'clients, recording; its own process)'))

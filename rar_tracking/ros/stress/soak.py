@@ -111,8 +111,11 @@ def run_soak(node, driver: Driver, scene, minutes: float, seed: int, rate_hz: fl
     threads0, machine0, harness0 = node.thread_times(), _cpu_counters(), time.process_time()
     rss, probes, live_from = [], [], [driver.now_ns()]
     next_probe = t0 + probe_every_s
+    per_minute = [machine0]  # the machine's CPU counters at each minute of the soak
     while time.monotonic() - t0 < duration and node.alive():
         rss.append((time.monotonic() - t0, node.rss_mib()))
+        if time.monotonic() - t0 >= 60.0 * len(per_minute):
+            per_minute.append(_cpu_counters())
         if time.monotonic() >= next_probe:
             stamp, i = camera.recent(rng, 1.0)
             age = (driver.now_ns() - stamp) / 1e9
@@ -124,7 +127,11 @@ def run_soak(node, driver: Driver, scene, minutes: float, seed: int, rate_hz: fl
         time.sleep(1.0)
     elapsed = time.monotonic() - t0
     threads = _thread_use(threads0, node.thread_times(), elapsed)
-    threads['machine'] = _machine_use(machine0, _cpu_counters())
+    per_minute.append(_cpu_counters())
+    threads['machine'] = _machine_use(machine0, per_minute[-1])
+    threads['machine']['stolen_per_minute'] = [
+        round(_machine_use(a, b)['waiting_for_cpu'], 2)
+        for a, b in zip(per_minute, per_minute[1:])]
     threads['stress tool'] = {'cpu': (time.process_time() - harness0) / elapsed,
                               'waiting_for_cpu': float('nan'), 'threads': threading.active_count()}
     camera.stop()

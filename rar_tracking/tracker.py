@@ -81,22 +81,6 @@ class TrackerState:
                             copy.copy(self.motion), self.lost_count, self.lost_cursor)
 
 
-@dataclass
-class _Look:
-    """One search of a frame (:meth:`RARTracker._look`): features, new attention states,
-    responses (N, h, w) of the crops at ``centers``, and the best crop's peak, PSR and
-    peak cell."""
-
-    phi: torch.Tensor
-    states: list
-    response: torch.Tensor
-    centers: list
-    best: int
-    peak: float
-    psr: float
-    index: tuple
-
-
 class RARTracker:
     """Reinforced attentional representation + contextual attentional correlation filter.
 
@@ -283,12 +267,17 @@ class RARTracker:
         w_hat = st.templates.filter(c.lambda1, c.lambda2)
         lost = st.status == TrackState.LOST
         centers, sides, penalties = self._search_plan(width, height)
-        look = self._look(image, w_hat, centers, sides, penalties, st.attention)
-        phi, new_states, response, centers, best = (look.phi, look.states, look.response,
-                                                    look.centers, look.best)
+        phi, new_states = self._features(image, centers, sides, c.crop, st.attention)
+        with self.timer.section('response (Eq. 11) and copy to host'):
+            # the response maps are small: one copy to the host, then no more device syncs
+            response = correlation_response(w_hat, phi * self.window).float().cpu()
         with self.timer.section('peak, PSR and scale choice'):
-            peak, psr, (iy, ix) = look.peak, look.psr, look.index
+            peaks, idx, psrs = peak_and_psr(response)
+            scored = peaks * torch.tensor(penalties)
+            best = int(scored.argmax())
+            peak, psr = float(peaks[best]), float(psrs[best])
             cell_px = self.geometry.cell_pixels(sides[best])
+            iy, ix = idx[best].tolist()
             if c.motion_prior and not lost:  # the crop is centred on the prediction
                 peak, iy, ix = choose_peak(response[best], c.peak_candidates,
                                            c.motion_sigma * math.sqrt(st.size[0] * st.size[1])
@@ -327,20 +316,6 @@ class RARTracker:
         st.last = result
         st.last_image = image.copy()  # the caller may reuse its buffer
         return result
-
-    def _look(self, image: np.ndarray, w_hat, centers, sides: list[float],
-              penalties: list[float], attention) -> _Look:
-        """One search: the crops at ``centers`` / ``sides``, their responses (Eq. 11) and
-        the best (penalised) peak among them."""
-        phi, new_states = self._features(image, centers, sides, self.config.crop, attention)
-        with self.timer.section('response (Eq. 11) and copy to host'):
-            # the response maps are small: one copy to the host, then no more device syncs
-            response = correlation_response(w_hat, phi * self.window).float().cpu()
-        with self.timer.section('peak, PSR and scale choice'):
-            peaks, idx, psrs = peak_and_psr(response)
-            best = int((peaks * torch.tensor(penalties)).argmax())
-            return _Look(phi, new_states, response, list(centers), best, float(peaks[best]),
-                         float(psrs[best]), tuple(idx[best].tolist()))
 
     def _search_plan(self, width: int, height: int
                      ) -> tuple[list[tuple[float, float]], list[float], list[float]]:

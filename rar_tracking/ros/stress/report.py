@@ -116,7 +116,7 @@ def _rows(r: dict) -> list[tuple[str, str]]:
                     + (f" (per minute: {w['over_per_minute']})"
                        if w.get('over_per_minute') else ''))
                    for stage, w in k['wait_stages'].items()],
-                 *_cpu_rows(k.get('threads', {})),
+                 *_cpu_rows(k),
                  ('soak: set_target by stamp <= 1 s old', f"{k['probes_ok']} of "
                   f"{k['probes']} succeeded ({k.get('probes_nearest', 0)} on the nearest image: "
                   f"theirs never arrived) {k['probe_failures'] or ''}")]
@@ -135,22 +135,22 @@ def _rows(r: dict) -> list[tuple[str, str]]:
     return rows
 
 
-def _cpu_rows(threads: dict) -> list[tuple[str, str]]:
+def _cpu_rows(k: dict) -> list[tuple[str, str]]:
     """Where the CPUs went during the soak (in CPUs: 1.0 is one core for the whole soak)."""
     rows = []
-    for name, t in sorted(threads.items()):
-        if name == 'machine':
-            rows.append(('soak: CPUs busy / stolen', f"{_f(t['cpu'], 2)} of {t['threads']} "
-                         f"busy, {_f(t['waiting_for_cpu'], 2)} stolen by the hypervisor"
-                         + (f" (per minute: {t['stolen_per_minute']})"
-                            if t.get('stolen_per_minute') else '')))
-        elif name == 'stress tool':
-            rows.append(('soak: CPU of the stress tool', f"{_f(t['cpu'], 2)} (camera, "
-                         'clients, recording; its own process)'))
-        else:
-            rows.append((f'soak: node threads {name}', f"on a CPU {_f(t['cpu'], 2)}, "
-                         f"runnable but waiting for one {_f(t['waiting_for_cpu'], 2)} "
-                         f"({t['threads']} threads)"))
+    m = k.get('machine')
+    if m:
+        rows.append(('soak: CPUs busy / stolen', f"{_f(m['busy_cpus'], 2)} of {m['cpus']} "
+                     f"busy, {_f(m['stolen_cpus'], 2)} stolen by the hypervisor"
+                     + (f" (per minute: {m['stolen_per_minute']})"
+                        if m.get('stolen_per_minute') else '')))
+    if 'stress_tool_cpu' in k:
+        rows.append(('soak: CPU of the stress tool', f"{_f(k['stress_tool_cpu'], 2)} (camera, "
+                     'clients, recording; its own process)'))
+    for name, t in sorted(k.get('threads', {}).items()):
+        rows.append((f'soak: node threads {name}', f"on a CPU {_f(t['cpu'], 2)}, "
+                     f"runnable but waiting for one {_f(t['waiting_for_cpu'], 2)} "
+                     f"({t['threads']} threads)"))
     return rows
 
 

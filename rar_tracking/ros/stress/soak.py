@@ -96,8 +96,7 @@ def run_soak(node, driver: Driver, scene, minutes: float, seed: int, rate_hz: fl
     duration = minutes * 60.0
     warmup_s = min(60.0, 0.2 * duration) if warmup_s is None else warmup_s
     camera = Camera(driver, scene, rate_hz)
-    diag0 = driver.diagnostics()
-    diag0['index'] = len(driver.statuses)
+    diag0, status_index = driver.diagnostics(), len(driver.statuses)
     no_catch_up = driver.set_parameters(max_catch_up_frames=0)
     camera.start()
     time.sleep(0.5)
@@ -126,24 +125,22 @@ def run_soak(node, driver: Driver, scene, minutes: float, seed: int, rate_hz: fl
             next_probe = time.monotonic() + probe_every_s
         time.sleep(1.0)
     elapsed = time.monotonic() - t0
-    threads = _thread_use(threads0, node.thread_times(), elapsed)
+    cpu = {'threads': _thread_use(threads0, node.thread_times(), elapsed),
+           'stress_tool_cpu': (time.process_time() - harness0) / elapsed}
     per_minute.append(_cpu_counters())
-    threads['machine'] = _machine_use(machine0, per_minute[-1])
-    threads['machine']['stolen_per_minute'] = [
-        round(_machine_use(a, b)['waiting_for_cpu'], 2)
-        for a, b in zip(per_minute, per_minute[1:])]
-    threads['stress tool'] = {'cpu': (time.process_time() - harness0) / elapsed,
-                              'waiting_for_cpu': float('nan'), 'threads': threading.active_count()}
+    cpu['machine'] = _machine_use(machine0, per_minute[-1])
+    cpu['machine']['stolen_per_minute'] = [
+        round(_machine_use(a, b)['stolen_cpus'], 2) for a, b in zip(per_minute, per_minute[1:])]
     camera.stop()
     if no_catch_up:
         driver.set_parameters(max_catch_up_frames=30)
     time.sleep(1.5)
     return {**_figures(node, driver, camera, first, rss, probes, live_from, warmup_s,
-                       duration, diag0), 'threads': threads}
+                       duration, diag0, status_index), **cpu}
 
 
 def _figures(node, driver, camera, first, rss, probes, live_from, warmup_s, duration,
-             diag0) -> dict:
+             diag0, status_index) -> dict:
     first_stamp = camera.stamps[0] if camera.stamps else 0
     results = [r for r in driver.snapshot()  # this soak's images only, not earlier phases'
                if r.stamp_ns >= first_stamp and r.stamp_ns and r.state != 0]
@@ -169,7 +166,7 @@ def _figures(node, driver, camera, first, rss, probes, live_from, warmup_s, dura
         'not_seen_by_node': camera.published - received,
         'behind_max': max(behind) if behind else None,
         'behind_over_1': sum(b > 1 for b in behind),
-        **_node_waits(driver.statuses_since(diag0['index']), diag0, diag, camera.rate_hz),
+        **_node_waits(driver.statuses_since(status_index), diag0, diag, camera.rate_hz),
         'probes': len(probes), 'probes_ok': sum(p[1] for p in probes),
         'probes_nearest': sum(p[1] and 'nearest buffered one' in p[2] for p in probes),
         'probe_failures': failed[:5], 'alive': node.alive(),
@@ -222,14 +219,13 @@ def _cpu_counters() -> list[int]:
 
 def _machine_use(before: list[int], after: list[int]) -> dict:
     """Busy and stolen (taken by the hypervisor) shares of all CPUs, in CPUs."""
+    cpus = os.cpu_count() or 1
     if len(before) < 8 or len(after) < 8:
-        return {'cpu': float('nan'), 'waiting_for_cpu': float('nan'), 'threads': 0}
+        return {'busy_cpus': float('nan'), 'stolen_cpus': float('nan'), 'cpus': cpus}
     d = [a - b for a, b in zip(after, before)]
     total = max(sum(d), 1)
-    cpus = os.cpu_count() or 1
-    return {'cpu': cpus * (total - d[3] - d[4] - d[7]) / total,  # busy, in CPUs
-            'waiting_for_cpu': cpus * d[7] / total,  # steal, in CPUs
-            'threads': cpus}
+    return {'busy_cpus': cpus * (total - d[3] - d[4] - d[7]) / total,
+            'stolen_cpus': cpus * d[7] / total, 'cpus': cpus}
 
 
 def _thread_use(before: dict, after: dict, seconds: float) -> dict:

@@ -10,7 +10,8 @@ setup(
     version='0.1.0',
     packages=find_packages(include=[PACKAGE, PACKAGE + '.*']),
     # the trained heads that `weights: auto` loads, and the record of how each was made
-    package_data={PACKAGE: ['weights/*.safetensors', 'weights/*.json', 'weights/*.md']},
+    package_data={PACKAGE: ['weights/*.safetensors', 'weights/*.json', 'weights/*.md',
+                            'ros/*.xml']},  # ros/*.xml: the Fast DDS profile, ros/middleware.py
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),

@@ -58,6 +58,8 @@ def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
             from rclpy.signals import SignalHandlerOptions
 
             from .ros.lifecycle import build_node
+            from .ros.middleware import use_large_image_profile
+            use_large_image_profile()  # its debug images: ros/middleware.py
             rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
             node = build_node(args)  # plain, or managed with --lifecycle (ros/lifecycle.py)
             started = True

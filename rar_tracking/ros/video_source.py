@@ -73,6 +73,7 @@ from rar_tracking_msgs.srv import SetTarget
 from ..data.frame_sources import SourceError, VideoFrames, open_source
 from ..data.sequences import FrameReadError
 from .image_conversion import rgb_to_image_msg
+from .middleware import use_large_image_profile
 from .stamps import stamp_to_ns
 from .video_source_parameters import declare_source_parameters, first_box_descriptor
 
@@ -342,6 +343,7 @@ class VideoSourceNode(Node):
 
 def main(args=None) -> int:
     """Console script ``rar_video_source``: 0 on a clean stop, 2 when the source is bad."""
+    use_large_image_profile()  # images leave from a large enough segment (ros/middleware.py)
     rclpy.init(args=args)
     node = None
     try:

@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 
+from ..middleware import OPT_OUT_ENV, use_large_image_profile
 from .process import DEFAULT_NODE_CMD, NodeProcess
 
 ALL_SIGNALS = [(s, m) for s in (signal.SIGINT, signal.SIGTERM)
@@ -50,8 +51,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--image-reliability', choices=('reliable', 'best_effort'),
                    default='reliable',
                    help="the node's image_reliability; the tool's camera publishes reliably "
-                        '(over best effort most 640x480 images were lost between processes '
-                        'here, see docs/node.md)')
+                        '(every image reaches the node, so the soak counts what the node does '
+                        'with them)')
+    p.add_argument('--default-fastdds', action='store_true',
+                   help="Fast DDS's default transports for the tool's camera and the node "
+                        '(RAR_FASTDDS_PROFILE=default) instead of the large-image profile of '
+                        'ros/middleware.py; a FASTDDS_DEFAULT_PROFILES_FILE of yours is kept')
     p.add_argument('--json', help='write every figure to this file')
     return p.parse_args(argv)
 
@@ -148,6 +153,11 @@ def run(args) -> dict:
     params = {'diagnostics_period': 0.5, 'image_reliability': args.image_reliability}
     report: dict = {'command': 'python -m rar_tracking.ros.stress ' + ' '.join(sys.argv[1:]),
                     'versions': versions(), 'machine': machine(), 'seed': args.seed}
+    # Before the first participant: the camera (this process) and the node (a child, which
+    # inherits the environment) send their images from the larger shared-memory segment.
+    if args.default_fastdds:
+        os.environ[OPT_OUT_ENV] = 'default'
+    report['fastdds_profile'] = use_large_image_profile()
     context = rclpy.Context()
     rclpy.init(context=context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
     t0 = time.monotonic()

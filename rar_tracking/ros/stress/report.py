@@ -163,6 +163,7 @@ def print_report(r: dict) -> None:
     print(f"command: {r['command']}")
     print(f"node:    {r.get('node_cmd', '?')}")
     print(f"versions: {r['versions']}")
+    print(f"Fast DDS profile: {r.get('fastdds_profile') or 'none (default transports)'}")
     print(f"machine: {r['machine']}; node start-up {r.get('startup_s', '?')} s; "
           f"whole run {r.get('total_s', '?')} s")
     rows = _rows(r)

@@ -31,9 +31,10 @@ class NodeOptions:
 
     image_reliability: str = _opt(
         'best_effort', "QoS reliability of the image subscription: 'best_effort' (sensor data "
-        "QoS; receives from any camera) or 'reliable' (only from reliable publishers; large "
-        'images between processes then arrive whole: over best effort most 640x480 frames '
-        'were lost here, see docs/node.md)', choices=('best_effort', 'reliable'))
+        "QoS; receives from any camera) or 'reliable' (only from reliable publishers; no image "
+        "lost in the middleware). With Fast DDS, start the camera with the large-image profile "
+        '(docs/node.md): with the default one most 640x480 images were lost over best effort '
+        'here', choices=('best_effort', 'reliable'))
     use_compressed: bool = _opt(
         False, "subscribe to '<image>/compressed' (sensor_msgs/CompressedImage, image_transport "
         "naming) instead of 'image'")

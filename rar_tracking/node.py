@@ -59,9 +59,11 @@ def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
 
             from .ros.lifecycle import build_node
             from .ros.middleware import use_large_image_profile
-            use_large_image_profile()  # its debug images: ros/middleware.py
+            profile = use_large_image_profile()  # its debug images: ros/middleware.py
             rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
             node = build_node(args)  # plain, or managed with --lifecycle (ros/lifecycle.py)
+            if profile:
+                node.get_logger().info(f'Fast DDS profile: {profile}')
             started = True
         except _Stop:  # stopped while loading: nothing to clean up but the context
             if rclpy is not None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 
 def name_os_thread(name: str) -> None:
-    """Give the calling thread ``name`` (at most 15 bytes) in the operating system, where
-    ``top -H``, ``ps -L``, ``perf`` and ``/proc/<pid>/task/*/comm`` show it (Python's thread
-    names stay inside Python). Linux only; elsewhere, or if it fails, nothing happens."""
+    """Give the calling thread ``name`` (at most 15 bytes) in the operating system. Linux
+    only; elsewhere, or if it fails, nothing happens."""
     try:
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)

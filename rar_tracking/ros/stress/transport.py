@@ -165,7 +165,6 @@ def measure(args) -> dict:
         'subscriber_profile': PROFILES[args.subscriber] or 'default transports',
         'busy_thread': not args.no_busy_thread,
         'image': f'{args.width}x{args.height} rgb8 at {args.rate:g} Hz, {args.reliability}',
-        'sent': round(args.minutes * 60 * args.rate),  # about: the camera's schedule
         'per_minute': [{'minute': m, 'received': received[m], 'late': late[m],
                         'worst_ms': round(worst[m], 1)} for m in minutes],
         'received': sum(received.values()),

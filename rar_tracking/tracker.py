@@ -103,12 +103,14 @@ class RARTracker:
             if config.trunk == 'auto' else config.trunk
         self.net = net.to(self.device).eval()
         # Inference-only speed-ups, on a network this tracker owns (a shared one, e.g. in
-        # training, is left exactly as it is): BatchNorm folded into the convolutions, and NHWC
-        # memory, faster for the trunk's (depthwise) convolutions on CPU and CUDA alike.
+        # training, is left exactly as it is): BatchNorm folded into the convolutions, NHWC
+        # memory, faster for the trunk's (depthwise) convolutions on CPU and CUDA alike, and
+        # the refinement's convolutions that are still exact identities (untrained) skipped.
         self._channels_last = own_net
         if own_net:
             self.net.trunk.fold_batchnorm()
             self.net.trunk.to(memory_format=torch.channels_last)
+            self.net.refinement.skip_identities()  # untrained refinement: identities, skipped
         if self.device.type == 'cuda':
             self.net.half_trunk = config.half_precision
         self.timer = SectionTimer(False, self.device)  # benchmark --profile switches it on

@@ -1,4 +1,5 @@
 """The network's parts: trunks, attention (Eq. 3-7), refinement, weights files."""
+import copy
 import pickle
 
 import cv2
@@ -80,6 +81,32 @@ def test_attention_maps_have_documented_shapes_and_ranges_and_the_lstm_remembers
 def test_refinement_starts_as_the_sum_of_the_stages():
     stages = [torch.randn(1, 8, 5, 5) for _ in range(3)]
     torch.testing.assert_close(Refinement(8)(stages), sum(stages), atol=1e-5, rtol=1e-5)
+
+
+def test_refinement_skips_exact_identities_only_and_gives_the_same_output():
+    torch.manual_seed(0)
+    stages = [torch.randn(2, 8, 9, 9), torch.randn(2, 8, 5, 5), torch.randn(2, 8, 3, 3)]
+    untrained = Refinement(8).eval()
+    with torch.no_grad():
+        before = untrained(stages)
+        assert untrained.skip_identities() == 6
+        torch.testing.assert_close(untrained(stages), before, atol=1e-6, rtol=1e-6)
+        trained = Refinement(8).eval()
+        trained.lateral[0].weight.add_(0.01 * torch.randn_like(trained.lateral[0].weight))
+        trained.out.bias.fill_(0.1)
+        before = trained(stages)
+        assert trained.skip_identities() == 4  # lateral[0] and out are not identities now
+        torch.testing.assert_close(trained(stages), before, atol=1e-6, rtol=1e-6)
+        # on other inputs too, and a copy keeps skipping (the same weights, not skipped, as
+        # the reference)
+        plain = Refinement(8).eval()
+        plain.load_state_dict(trained.state_dict())
+        other = [torch.randn_like(s) for s in stages]
+        torch.testing.assert_close(copy.deepcopy(trained)(other), plain(other),
+                                   atol=1e-6, rtol=1e-6)
+        assert sum(getattr(m, 'skip_as_identity', False)
+                   for m in copy.deepcopy(trained).modules()) == 4
+    assert set(trained.state_dict()) == set(Refinement(8).state_dict())  # parameters stay
 
 
 @pytest.fixture(scope='module')

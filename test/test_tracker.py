@@ -134,6 +134,22 @@ def test_deterministic_on_cpu(fast_config):
     assert not all(torch.equal(nets[0][k], other[k]) for k in heads)
 
 
+def test_an_owned_network_skips_the_untrained_refinement_and_tracks_the_same(fast_config):
+    """The tracker's inference speed-ups (BatchNorm folded, identity convolutions of the
+    untrained refinement skipped) change no box: a tracker on a shared network, which it
+    leaves as it is, follows the same boxes."""
+    from rar_tracking.model.rar import build_network
+    seq = make_sequence(8, seed=3)
+    owned = RARTracker(fast_config)
+    shared = RARTracker(fast_config, net=build_network(fast_config))
+    skipped = [m for m in owned.net.refinement.modules() if getattr(m, 'skip_as_identity', 0)]
+    assert len(skipped) == 6
+    assert not any(getattr(m, 'skip_as_identity', 0) for m in shared.net.modules())
+    for a, b in zip(run(owned, seq), run(shared, seq)):
+        assert np.allclose(a.box.as_tuple(), b.box.as_tuple(), atol=1e-2)
+        assert abs(a.confidence - b.confidence) < 1e-4
+
+
 def test_bad_boxes_and_images_are_refused_with_reasons(tracker):
     image = make_sequence(1, seed=0).frame(0)
     for box, words in [((10, 10, 0, 5), 'empty'), ((float('nan'), 1, 5, 5), 'NaN'),

@@ -11,6 +11,10 @@ cell on its fine counterpart with no half-cell shift. The 3x3
 convolutions start as identities (Dirac kernels), so an untrained refinement outputs the sum
 of the three stages' attentional features: the tracker is usable before training and training
 starts from that point.
+
+Untrained (the default heads), those convolutions are exactly the identity;
+:meth:`Refinement.skip_identities` lets an inference-only network skip them (a third of the
+heads' cost at crop 225 on a CPU), with the same output bit for bit.
 """
 from __future__ import annotations
 
@@ -41,12 +45,42 @@ class Refinement(nn.Module):
 
     def forward(self, stages: list[torch.Tensor]) -> torch.Tensor:
         a3, a4, a5 = stages
-        p5 = self.lateral[2](a5)
+        lat, top, conv = self.lateral, self.top_down, self._conv
+        p5 = conv(lat[2], a5)
         # the top-down convolution runs at the coarse resolution, then the result is upsampled:
         # the same for equal sizes, 4x cheaper per stage otherwise
-        p4 = self.lateral[1](a4) + upsample_to(self.top_down[1](p5), a4)
-        p3 = self.lateral[0](a3) + upsample_to(self.top_down[0](p4), a3)
-        return self.out(p3)
+        p4 = conv(lat[1], a4) + upsample_to(conv(top[1], p5), a4)
+        p3 = conv(lat[0], a3) + upsample_to(conv(top[0], p4), a3)
+        return conv(self.out, p3)
+
+    def skip_identities(self) -> int:
+        """Inference only: from now on, skip every convolution that is exactly the identity
+        (a Dirac kernel and zero bias, as initialised and not trained); its output would be
+        its input. The parameters stay (``state_dict`` and its hash are unchanged). Call it
+        after the weights are loaded, on a network that is not trained or loaded into any
+        further (the tracker does so on a network it owns, beside folding the trunk's
+        BatchNorm). Returns how many convolutions are skipped."""
+        skipped = 0
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                module.skip_as_identity = _is_identity(module)
+                skipped += module.skip_as_identity
+        return skipped
+
+    @staticmethod
+    def _conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        return x if getattr(conv, 'skip_as_identity', False) else conv(x)
+
+
+def _is_identity(conv: nn.Module) -> bool:
+    if (not isinstance(conv, nn.Conv2d) or conv.in_channels != conv.out_channels
+            or conv.groups != 1 or conv.stride != (1, 1) or conv.dilation != (1, 1)
+            or conv.padding != tuple(k // 2 for k in conv.kernel_size)):
+        return False
+    dirac = torch.zeros_like(conv.weight)
+    nn.init.dirac_(dirac)
+    return bool(torch.equal(conv.weight, dirac)
+                and (conv.bias is None or not torch.count_nonzero(conv.bias)))
 
 
 def upsample_to(coarse: torch.Tensor, fine: torch.Tensor) -> torch.Tensor:

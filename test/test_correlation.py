@@ -5,7 +5,7 @@ import torch
 
 from rar_tracking.model.correlation import (
     TemplateSet, cacf_terms, correlation_response, cosine_window,
-    gaussian_label, peak_and_psr, ridge_loss, shift_zero_fill, solve_filter, subpixel_offset,
+    gaussian_label, peak_and_psr, rfft2, ridge_loss, shift_zero_fill, solve_filter, subpixel_offset,
     target_window, template_patches)
 
 
@@ -162,3 +162,25 @@ def test_template_set_keeps_the_first_template_share():
     copy = ts.copy()
     copy.add(t, 0.5)
     assert len(copy.ages) == len(copy.terms) and ts.ages != copy.ages
+
+
+@pytest.mark.parametrize('shape', [(1, 4, 16, 29, 29), (3, 16, 25, 25), (2, 3, 17, 16), (5, 8, 9),
+                                   (1, 2, 64, 63), (1, 2, 70, 70)])
+def test_rfft2_equals_torch_fft_for_every_layout_and_size(shape):
+    """The CPU's DFT-matrix transform (maps up to 64 a side) and the fallback (larger) give
+    torch.fft.rfft2's spectrum, also for channels-last features as the trunk produces them."""
+    torch.manual_seed(0)
+    x = torch.randn(shape)
+    layouts = [x] + ([x.contiguous(memory_format=torch.channels_last)] if x.dim() == 4 else [])
+    for t in layouts:
+        ref = torch.fft.rfft2(t.double())
+        got = rfft2(t)
+        assert got.shape == ref.shape and got.dtype == torch.complex64
+        assert float((got.to(torch.complex128) - ref).abs().max() / ref.abs().max()) < 1e-6
+    ref = torch.fft.rfft2(x.double())
+    assert float((rfft2(x.double()) - ref).abs().max() / ref.abs().max()) < 1e-12
+
+
+def test_rfft2_gradcheck_float64():
+    x = torch.randn(2, 3, 7, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: torch.view_as_real(rfft2(t)), (x,))

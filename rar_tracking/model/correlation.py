@@ -23,6 +23,7 @@ it equals Eq. 9 for T = 1.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -114,6 +115,49 @@ def template_patches(feat: torch.Tensor, window: torch.Tensor,
     return z0, ctx
 
 
+# Largest map side for which rfft2 on a CPU uses the DFT matrices (see rfft2).
+DFT_MATRIX_MAX_SIDE = 64
+
+
+@functools.lru_cache(maxsize=16)
+def _dft_matrices(h: int, w: int, dtype: torch.dtype, device: str
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """[cos | sin] of the forward DFT along W (W, 2 (W//2+1)) and [cos ; sin] along H (2H, H),
+    angles -2 pi k n / N computed in float64 and exact modulo N."""
+    def angles(n: int, m: int) -> torch.Tensor:
+        k = torch.arange(n, dtype=torch.int64)[:, None] * torch.arange(m, dtype=torch.int64)
+        return (-2.0 * math.pi / n) * torch.remainder(k, n).double()
+    aw = angles(w, w // 2 + 1)                      # (W, Wf): n along W, k along Wf
+    ah = angles(h, h)                               # (H, H), symmetric
+    fw = torch.cat([aw.cos(), aw.sin()], dim=1)
+    fh = torch.cat([ah.cos(), ah.sin()], dim=0)
+    return fw.to(device=device, dtype=dtype), fh.to(device=device, dtype=dtype)
+
+
+def rfft2(x: torch.Tensor) -> torch.Tensor:
+    """``torch.fft.rfft2`` over the last two dimensions, (..., H, W) -> (..., H, W//2+1).
+
+    On a CPU, for maps of at most ``DFT_MATRIX_MAX_SIDE`` a side, the transform is computed
+    as two products with DFT matrices (the same result to float rounding, about 3e-7
+    relative): the feature maps here are small and often of awkward sizes (29 x 29 at crop
+    225, 29 being prime), where pocketfft took about 3x as long as the products on this
+    development machine (one thread). Differentiable like ``torch.fft.rfft2``; elsewhere
+    (CUDA, larger maps, other dtypes) it is ``torch.fft.rfft2``.
+    """
+    h, w = x.shape[-2:]
+    if (x.device.type != 'cpu' or x.dtype not in (torch.float32, torch.float64)
+            or max(h, w) > DFT_MATRIX_MAX_SIDE):
+        return torch.fft.rfft2(x)
+    fw, fh = _dft_matrices(h, w, x.dtype, str(x.device))
+    wf = w // 2 + 1
+    y = x.contiguous() @ fw             # (..., H, 2 Wf): real | imaginary part along W
+    z = fh @ y                          # (..., 2H, 2Wf): [cos ; sin] along H of both parts
+    # (C + iS)(R + iI) with C, S the cos and sin (angles already negative) along H
+    real = z[..., :h, :wf] - z[..., h:, wf:]
+    imag = z[..., :h, wf:] + z[..., h:, :wf]
+    return torch.complex(real, imag)
+
+
 def cacf_terms(z0: torch.Tensor, z_ctx: torch.Tensor | None,
                y_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-template terms of Eq. 10.
@@ -122,13 +166,13 @@ def cacf_terms(z0: torch.Tensor, z_ctx: torch.Tensor | None,
     Returns numerator conj(z0_hat) * y_hat (B, C, H, Wf) complex, the target energy
     sum_c |z0_hat|^2 (B, 1, H, Wf) and the context energy sum_i sum_c |zi_hat|^2 (B, 1, H, Wf).
     """
-    z0_hat = torch.fft.rfft2(z0)
+    z0_hat = rfft2(z0)
     numerator = torch.conj(z0_hat) * y_hat
     energy = (z0_hat.real ** 2 + z0_hat.imag ** 2).sum(dim=-3, keepdim=True)
     if z_ctx is None:
         context = torch.zeros_like(energy)
     else:
-        zc_hat = torch.fft.rfft2(z_ctx)
+        zc_hat = rfft2(z_ctx)
         context = (zc_hat.real ** 2 + zc_hat.imag ** 2).sum(dim=(-4, -3)).unsqueeze(-3)
     return numerator, energy, context
 
@@ -141,7 +185,7 @@ def solve_filter(numerator: torch.Tensor, energy: torch.Tensor, context: torch.T
 
 def correlation_response(w_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Response g(x) of Eq. 11: (..., C, H, W) features -> (..., H, W) response map."""
-    x_hat = torch.fft.rfft2(x)
+    x_hat = rfft2(x)
     return torch.fft.irfft2((w_hat * x_hat).sum(dim=-3), s=x.shape[-2:])
 
 

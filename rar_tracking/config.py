@@ -105,10 +105,6 @@ class TrackerConfig:
         dynamic=True)
     scale_lr: float = _param(0.6, 'smoothing of the size update (1: take the new scale at once)',
                              lo=0.0, hi=1.0, dynamic=True)
-    scale_from_features: bool = _param(
-        False, 'one trunk pass per frame: the pyramid\'s other scales are resampled from the '
-        'middle crop\'s stage maps (bilinear) instead of cropped and run through the trunk '
-        'each (torch backend only)')
     min_size: float = _param(4.0, 'smallest box side the tracker reports', unit='px', lo=1.0,
                              hi=1e4)
 

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .config import TrackerConfig
 from .device import select_device
@@ -53,22 +52,6 @@ from .motion import ConstantVelocity, choose_peak
 from .profiling import SectionTimer
 from .search import lost_plan, search_side
 from .types import Box, TrackResult, TrackState
-
-def resample_scales(stage: torch.Tensor, factors: list[float]) -> torch.Tensor:
-    """(1, C, h, w) maps of the scale-1 crop -> (len(factors), C, h, w): for factor f the
-    maps a crop f times as wide would give, sampled bilinearly at p * f about the centre
-    (border values beyond the edge); factor 1 is the input itself."""
-    others = [f for f in factors if f != 1.0]
-    sampled = iter(())
-    if others:
-        n = len(others)
-        theta = torch.zeros(n, 2, 3, dtype=stage.dtype, device=stage.device)
-        theta[:, 0, 0] = theta[:, 1, 1] = torch.tensor(others, dtype=stage.dtype)
-        grid = F.affine_grid(theta, [n, *stage.shape[1:]], align_corners=True)
-        sampled = iter(F.grid_sample(stage.expand(n, -1, -1, -1), grid, mode='bilinear',
-                                     padding_mode='border', align_corners=True).split(1))
-    return torch.cat([stage if f == 1.0 else next(sampled) for f in factors])
-
 
 @dataclass
 class TrackerState:
@@ -210,25 +193,6 @@ class RARTracker:
         phi, new_states, _ = self.run_net(batch, states)
         return phi, new_states
 
-    def _pyramid_features(self, image: np.ndarray, center, side: float,
-                          attention: list[AttentionState] | None):
-        """The scale pyramid from one trunk pass (``scale_from_features``): the crop of scale
-        1 through the trunk and the reduction, each other scale f resampled from those stage
-        maps (the crop of side f * side sees at its cell p what the crop of scale 1 sees at
-        p * f, about the centre), then attention and refinement per scale as usual."""
-        with self.timer.section('crop and resize'):
-            crop = crop_square(image, center[0], center[1], side, self.config.crop)
-            batch = torch.from_numpy(crop[None]).permute(0, 3, 1, 2).float()
-            if self._channels_last:
-                batch = batch.contiguous(memory_format=torch.channels_last)
-        stages = self.net.stage_features(batch.to(self.device))
-        with self.timer.section('scale resampling'):
-            scaled = [resample_scales(s, self.scale_factors) for s in stages]
-        states = ([s.expand(len(self.scale_factors)) for s in attention] if attention
-                  else None)
-        phi, new_states, _ = self.net.attend(scaled, states)
-        return phi, new_states
-
     def _template_terms(self, phi: torch.Tensor, box_cells: tuple[float, float]):
         g = self.geometry
         z0, ctx = template_patches(phi, self.window, g.offsets(box_cells),
@@ -305,11 +269,7 @@ class RARTracker:
         w_hat = st.templates.filter(c.lambda1, c.lambda2)
         lost = st.status == TrackState.LOST
         centers, sides, penalties = self._search_plan(width, height)
-        if c.scale_from_features and not lost and len(sides) > 1:
-            phi, new_states = self._pyramid_features(image, centers[0], self._side(st.size),
-                                                     st.attention)
-        else:
-            phi, new_states = self._features(image, centers, sides, c.crop, st.attention)
+        phi, new_states = self._features(image, centers, sides, c.crop, st.attention)
         with self.timer.section('response (Eq. 11) and copy to host'):
             # the response maps are small: one copy to the host, then no more device syncs
             response = correlation_response(w_hat, phi * self.window).float().cpu()

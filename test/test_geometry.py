@@ -77,21 +77,3 @@ def test_the_convlstm_memory_moves_with_the_target():
     profile = _deviation_profile(h)
     centre = len(profile) // 2
     assert profile[centre - k] > 2 * profile[centre + k], profile.round(3)
-
-
-def test_resampled_scales_show_what_a_wider_or_narrower_crop_shows():
-    """scale_from_features: the map of a crop f times as wide has at cell p what the scale-1
-    map has at p * f about the centre, so a blob d cells from the centre appears d / f cells
-    from it; scale 1 is returned unchanged."""
-    from rar_tracking.tracker import resample_scales
-    n, d = 29, 8.0
-    ys, xs = torch.meshgrid(torch.arange(n) - n // 2, torch.arange(n) - n // 2, indexing='ij')
-    blob = torch.exp(-((ys - d) ** 2 + (xs + d) ** 2) / (2 * 1.5 ** 2)).float()
-    factors = [0.8, 1.0, 1.25]
-    out = resample_scales(blob[None, None].expand(1, 3, n, n), factors)
-    assert out.shape == (3, 3, n, n)
-    assert torch.equal(out[1], blob[None].expand(3, n, n))
-    for f, m in zip(factors, out[:, 0]):
-        w = m / m.sum()
-        cy, cx = float((w * ys).sum()), float((w * xs).sum())
-        assert abs(cy - d / f) < 0.1 and abs(cx + d / f) < 0.1, (f, cy, cx)

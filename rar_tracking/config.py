@@ -105,10 +105,6 @@ class TrackerConfig:
         dynamic=True)
     scale_lr: float = _param(0.6, 'smoothing of the size update (1: take the new scale at once)',
                              lo=0.0, hi=1.0, dynamic=True)
-    scale_window: bool = _param(
-        False, "window every scale of the pyramid over the same image region (the scale-1 "
-        "crop's window), so that the window weighs the target alike at every scale; off: each "
-        "crop's own window, which favours the larger scales", dynamic=True)
     min_size: float = _param(4.0, 'smallest box side the tracker reports', unit='px', lo=1.0,
                              hi=1e4)
 

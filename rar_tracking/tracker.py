@@ -135,11 +135,6 @@ class RARTracker:
         self.window = cosine_window(fs, device=self.device)
         self.scale_factors = [c.scale_step ** s for s in
                               range(-(c.num_scales // 2), c.num_scales // 2 + 1)]
-        # The pyramid's windows (S, 1, h, w): each crop's own, or with scale_window all over
-        # the scale-1 crop's image region.
-        self.scale_windows = torch.stack([
-            cosine_window(fs, f if c.scale_window else 1.0, device=self.device)
-            for f in self.scale_factors])[:, None]
 
     def update_config(self, **changes) -> None:
         """Change dynamic fields while tracking; a non-dynamic field raises ValueError."""
@@ -277,8 +272,7 @@ class RARTracker:
         phi, new_states = self._features(image, centers, sides, c.crop, st.attention)
         with self.timer.section('response (Eq. 11) and copy to host'):
             # the response maps are small: one copy to the host, then no more device syncs
-            window = self.window if lost else self.scale_windows
-            response = correlation_response(w_hat, phi * window).float().cpu()
+            response = correlation_response(w_hat, phi * self.window).float().cpu()
         with self.timer.section('peak, PSR and scale choice'):
             peaks, idx, psrs = peak_and_psr(response)
             scored = peaks * torch.tensor(penalties)

@@ -45,23 +45,12 @@ def gaussian_label(size: tuple[int, int], sigma: float, *, device=None,
     return torch.exp(-0.5 * d2 / (sigma * sigma))
 
 
-def cosine_window(size: tuple[int, int], scale: float = 1.0, *, device=None,
-                  dtype=torch.float32) -> torch.Tensor:
-    """Hann window (H, W) that damps the borders of a crop before the FFT.
-
-    ``scale`` f: the window of a crop f times as wide as the reference crop that covers the
-    same image region as the reference's window (its cell u from the centre weighs what the
-    reference's cell u * f weighs; zero beyond). f = 1 is the plain window; a scale pyramid
-    windowed this way weighs the target the same at every scale (see the tracker).
-    """
-    def hann(n: int) -> torch.Tensor:
-        if scale == 1.0:
-            return torch.hann_window(n + 2, periodic=False, device=device, dtype=dtype)[1:-1]
-        u = (torch.arange(n, device=device, dtype=torch.float64) - (n - 1) / 2.0) * scale
-        w = 0.5 + 0.5 * torch.cos(2.0 * math.pi * u / (n + 1))
-        return torch.where(u.abs() < (n + 1) / 2.0, w, torch.zeros_like(w)).to(dtype)
+def cosine_window(size: tuple[int, int], *, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Hann window (H, W) that damps the borders of a crop before the FFT."""
     h, w = size
-    return hann(h)[:, None] * hann(w)[None, :]
+    wy = torch.hann_window(h + 2, periodic=False, device=device, dtype=dtype)[1:-1]
+    wx = torch.hann_window(w + 2, periodic=False, device=device, dtype=dtype)[1:-1]
+    return wy[:, None] * wx[None, :]
 
 
 def shift_zero_fill(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:

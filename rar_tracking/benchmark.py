@@ -6,12 +6,15 @@ profile and backend, beside OpenCV CSRT and KCF on the same frames in the same p
         [--crop-size N] [--profile]
 
 Prints the command, versions and machine, then one line per tracker: median milliseconds per
-``initialize`` and per ``track``, frames per second and the ratio of ``track`` to CSRT's.
+``initialize`` and per ``track``, frames per second, and the ratio of ``track`` to CSRT's: the
+median over frames of the per-frame ratio, with its interquartile range. All trackers take
+turns frame by frame (frame i goes through each before frame i + 1 through any), so a change
+of the machine's speed during the run weighs on all alike.
 ``--profile`` adds, for every RAR row, where one ``track()`` (and one ``initialize()``) spends
 its time: crop and resize, each trunk stage, the channel reduction, attention, refinement,
 the correlation filter and its FFTs, peak and scale choice, copies. ResNet trunks run with
 random weights when no ImageNet file is found: their speed is the same. Figures depend on the
-machine and its load; CSRT's time in the same run is the yardstick that load affects alike.
+machine and its load; CSRT's time on the same frames, in turn, is the yardstick.
 
 May import: the tracker and the model (for hooks), OpenCV.
 """
@@ -50,58 +53,103 @@ def _per_call(timer: SectionTimer, call) -> tuple[float, dict[str, float]]:
     return total, {k: sum(v) for k, v in timer.samples.items()}
 
 
-def time_rar(config: TrackerConfig, frames: list[np.ndarray], box, profile: bool) -> dict:
-    tracker = RARTracker(config)
-    name = (f'RAR {tracker.trunk_name} {config.profile} crop {config.crop}'
-            + ('' if config.backend == 'torch' else f' [{config.backend}]'))
-    for _ in range(2):  # warm-up (CUDA kernels, allocator, ONNX Runtime)
-        tracker.initialize(frames[0], box)
-        tracker.track(frames[1])
-    tracker.timer.sync()
-    timer, handles = tracker.timer, []
-    if profile and config.backend == 'torch':
-        timer.enabled = True
-        handles = (time_trunk_stages(tracker.net.trunk, timer)
-                   + time_modules(_head_groups(tracker.net), timer))
-    inits, tracks = [], []
-    init_sections, track_sections = defaultdict(list), defaultdict(list)
+class _RarRunner:
+    """One RAR tracker being timed: ``init`` and ``step`` return (total ms, ms per section)."""
 
-    def record(samples, sections, total, parts):
-        samples.append(total)
-        for key, value in parts.items():
-            sections[key].append(value)
+    def __init__(self, config: TrackerConfig, frames: list[np.ndarray], box, profile: bool):
+        self.tracker = tracker = RARTracker(config)
+        self.box = box
+        self.name = (f'RAR {tracker.trunk_name} {config.profile} crop {config.crop}'
+                     + ('' if config.backend == 'torch' else f' [{config.backend}]'))
+        self.device = str(tracker.device)
+        for _ in range(2):  # warm-up (CUDA kernels, allocator, ONNX Runtime)
+            tracker.initialize(frames[0], box)
+            tracker.track(frames[1])
+        tracker.timer.sync()
+        self.handles = []
+        if profile and config.backend == 'torch':
+            tracker.timer.enabled = True
+            self.handles = (time_trunk_stages(tracker.net.trunk, tracker.timer)
+                            + time_modules(_head_groups(tracker.net), tracker.timer))
+
+    def init(self, frame) -> tuple[float, dict[str, float]]:
+        t = self.tracker
+        return _per_call(t.timer, lambda: (t.initialize(frame, self.box), t.timer.sync()))
+
+    def step(self, frame) -> tuple[float, dict[str, float]]:
+        t = self.tracker
+        return _per_call(t.timer, lambda: (t.track(frame), t.timer.sync()))
+
+    def close(self) -> None:
+        for h in self.handles:
+            h.remove()
+        self.tracker.timer.enabled = False
+
+
+class _OpenCVRunner:
+    """One OpenCV tracker (CSRT, KCF) being timed on BGR copies of the frames."""
+
+    def __init__(self, kind: str, box):
+        cv2.setNumThreads(1)
+        self.create = {'csrt': cv2.TrackerCSRT_create, 'kcf': cv2.TrackerKCF_create}[kind]
+        self.name, self.device = f'OpenCV {kind.upper()}', 'cpu (1 thread)'
+        self.box = tuple(int(round(v)) for v in box)
+        self.tracker = None
+
+    def init(self, frame) -> tuple[float, dict[str, float]]:
+        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        self.tracker = self.create()
+        start = time.perf_counter()
+        self.tracker.init(bgr, self.box)
+        return (time.perf_counter() - start) * 1e3, {}
+
+    def step(self, frame) -> tuple[float, dict[str, float]]:
+        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        start = time.perf_counter()
+        self.tracker.update(bgr)
+        return (time.perf_counter() - start) * 1e3, {}
+
+    def close(self) -> None:
+        pass
+
+
+def time_in_turns(runners: list, frames: list[np.ndarray]) -> list[dict]:
+    """Time every runner on the same frames, **taking turns frame by frame**: frame i is
+    tracked by each runner before frame i + 1 by any, so a change of the machine's speed
+    during the run (other load, a shared VM) hits all of them alike and the ratios to CSRT
+    stay comparable. Returns per runner the median ms of ``initialize`` (3 calls) and of
+    ``track``, the median per-frame ratio of its ``track`` to the first runner's, and the
+    median ms per timed section."""
+    inits = [[] for _ in runners]
+    tracks = [[] for _ in runners]
+    sections = [(defaultdict(list), defaultdict(list)) for _ in runners]
     for _ in range(3):
-        total, parts = _per_call(timer, lambda: (tracker.initialize(frames[0], box),
-                                                 tracker.timer.sync()))
-        record(inits, init_sections, total, parts)
+        for k, r in enumerate(runners):
+            total, parts = r.init(frames[0])
+            inits[k].append(total)
+            for key, value in parts.items():
+                sections[k][0][key].append(value)
     for frame in frames[1:]:
-        total, parts = _per_call(timer, lambda: (tracker.track(frame), tracker.timer.sync()))
-        record(tracks, track_sections, total, parts)
-    for h in handles:
-        h.remove()
-    timer.enabled = False
-    return {'name': name, 'device': str(tracker.device),
-            'init_ms': statistics.median(inits), 'track_ms': statistics.median(tracks),
-            'init_sections': {k: statistics.median(v) for k, v in init_sections.items()},
-            'track_sections': {k: statistics.median(v) for k, v in track_sections.items()}}
-
-
-def time_opencv(kind: str, frames: list[np.ndarray], box) -> dict:
-    cv2.setNumThreads(1)
-    create = {'csrt': cv2.TrackerCSRT_create, 'kcf': cv2.TrackerKCF_create}[kind]
-    bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in frames]
-    inits, tracks = [], []
-    for _ in range(3):
-        tracker = create()
-        start = time.perf_counter()
-        tracker.init(bgr[0], tuple(int(round(v)) for v in box))
-        inits.append((time.perf_counter() - start) * 1e3)
-    for frame in bgr[1:]:
-        start = time.perf_counter()
-        tracker.update(frame)
-        tracks.append((time.perf_counter() - start) * 1e3)
-    return {'name': f'OpenCV {kind.upper()}', 'device': 'cpu (1 thread)',
-            'init_ms': statistics.median(inits), 'track_ms': statistics.median(tracks)}
+        for k, r in enumerate(runners):
+            total, parts = r.step(frame)
+            tracks[k].append(total)
+            for key, value in parts.items():
+                sections[k][1][key].append(value)
+    rows = []
+    for k, r in enumerate(runners):
+        r.close()
+        ratios = [a / b for a, b in zip(tracks[k], tracks[0])]
+        rows.append({'name': r.name, 'device': r.device,
+                     'init_ms': statistics.median(inits[k]),
+                     'track_ms': statistics.median(tracks[k]),
+                     'ratio': statistics.median(ratios),
+                     'ratio_range': (float(np.percentile(ratios, 25)),
+                                     float(np.percentile(ratios, 75))),
+                     'init_sections': {n: statistics.median(v)
+                                       for n, v in sections[k][0].items()},
+                     'track_sections': {n: statistics.median(v)
+                                        for n, v in sections[k][1].items()}})
+    return rows
 
 
 def _print_sections(row: dict) -> None:
@@ -165,19 +213,20 @@ def main(argv: list[str] | None = None) -> int:
     frames = [seq.frame(i) for i in range(len(seq))]
     box = tuple(seq.gt[0])
     _header(args, argv)
-    rows = [time_opencv('csrt', frames, box), time_opencv('kcf', frames, box)]
+    runners = [_OpenCVRunner('csrt', box), _OpenCVRunner('kcf', box)]
     for config in _rar_configs(args):
         try:
-            rows.append(time_rar(config, frames, box, args.profile))
+            runners.append(_RarRunner(config, frames, box, args.profile))
         except Exception as exc:  # e.g. onnxruntime not installed: say so, time the rest
             print(f'# skipped RAR {config.trunk} {config.profile} [{config.backend}]: '
                   f'{type(exc).__name__}: {exc}')
-    base = rows[0]['track_ms']
+    rows = time_in_turns(runners, frames)
     print(f'{"tracker":44s} {"device":16s} {"init ms":>9s} {"track ms":>9s} {"fps":>8s} '
-          f'{"track / CSRT":>13s}')
+          f'{"track / CSRT":>13s} {"(IQR per frame)":>16s}')
     for r in rows:
+        lo, hi = r['ratio_range']
         print(f'{r["name"]:44s} {r["device"]:16s} {r["init_ms"]:9.1f} {r["track_ms"]:9.1f} '
-              f'{1e3 / r["track_ms"]:8.1f} {r["track_ms"] / base:13.2f}')
+              f'{1e3 / r["track_ms"]:8.1f} {r["ratio"]:13.2f} {f"{lo:.2f}-{hi:.2f}":>16s}')
     if args.profile:
         for r in rows[2:]:
             _print_sections(r)

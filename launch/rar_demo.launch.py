@@ -1,6 +1,6 @@
 """Two cameras, two trackers: the multi-instance setup, with generated scenes as cameras.
 
-    ros2 launch rar_tracking rar_demo.launch.py            # Lite0, profile auto: fast on a CPU
+    ros2 launch rar_tracking rar_demo.launch.py            # Lite0, auto: balanced + onnxruntime on a CPU
     ros2 launch rar_tracking rar_demo.launch.py rviz:=true device:=cuda trunk:=resnet50
 
 Starts, in each of the namespaces cam1 and cam2, a video_source publishing a generated scene
@@ -31,9 +31,13 @@ def generate_launch_description():
         DeclareLaunchArgument('trunk', default_value='efficientnet_lite0',
                               description='backbone trunk of both trackers'),
         DeclareLaunchArgument('profile', default_value='auto',
-                              description="'auto' (fast on a CPU, full on CUDA: the default, so "
-                              "that a robot without a GPU keeps up with the 10 Hz cameras), "
-                              "'balanced', 'fast' or 'full'"),
+                              description="'auto' (full on CUDA; on a CPU balanced with "
+                              "onnxruntime, else fast: the default, so that a robot without a "
+                              "GPU keeps up with the 10 Hz cameras), 'balanced', 'fast' or "
+                              "'full'"),
+        DeclareLaunchArgument('backend', default_value='auto',
+                              description="'auto' (onnxruntime on a CPU when installed, else "
+                              "torch), 'torch' or 'onnxruntime'"),
         DeclareLaunchArgument('rate', default_value='10.0',
                               description='frame rate of the generated cameras, Hz'),
         DeclareLaunchArgument('rviz', default_value='false', choices=['true', 'false'],
@@ -65,6 +69,7 @@ def generate_launch_description():
                 'device': LaunchConfiguration('device'),
                 'trunk': LaunchConfiguration('trunk'),
                 'profile': LaunchConfiguration('profile'),
+                'backend': LaunchConfiguration('backend'),
                 'rviz': LaunchConfiguration('rviz'),
                 'camera_frame': frame_id,
             }.items(),

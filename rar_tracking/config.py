@@ -22,8 +22,17 @@ def _param(default, help: str, *, lo=None, hi=None, dynamic: bool = False,
 
 TRUNKS = ('auto', 'resnet50', 'resnet18', 'efficientnet_lite0')
 PROFILES = ('balanced', 'fast', 'full', 'auto')
-BACKENDS = ('torch', 'onnxruntime')
+BACKENDS = ('torch', 'onnxruntime', 'auto')
 ABLATIONS = ('memory', 'attention', 'refinement')
+
+
+def onnxruntime_installed() -> bool:
+    """Whether backend 'auto' can use ONNX Runtime: onnxruntime to run and onnx to export
+    (found without importing either)."""
+    import importlib.util
+    return all(importlib.util.find_spec(m) is not None for m in ('onnxruntime', 'onnx'))
+
+
 # What each profile sets when the corresponding field is left at 0 (see TrackerConfig.profile);
 # a memory width of 0 there means feature_channels. The measurements behind these choices are
 # in docs/evaluation.md ("Profiles").
@@ -67,11 +76,13 @@ class TrackerConfig:
         "merged coarse to fine by the refinement with upsampling, crop 225, ConvLSTM memory "
         "32 wide: the accuracy of 'full' at a fraction of its cost), 'fast' (the same at crop "
         "193, for a CPU), 'full' (the paper's: every stage dilated to stride 8, crop 225, "
-        "memory as wide as the features), or 'auto' (full on CUDA, fast on a CPU); measured "
-        "trade-offs in docs/evaluation.md", choices=PROFILES)
+        "memory as wide as the features), or 'auto' (full on CUDA; on a CPU balanced when the "
+        "backend is onnxruntime, else fast); measured trade-offs in docs/evaluation.md",
+        choices=PROFILES)
     backend: str = _param(
-        'torch', "what runs the per-frame network: 'torch', or 'onnxruntime' (an exported ONNX "
-        "file, see python -m rar_tracking.export)", choices=BACKENDS)
+        'torch', "what runs the per-frame network: 'torch', 'onnxruntime' (an exported ONNX "
+        "file, see python -m rar_tracking.export), or 'auto' (onnxruntime on a CPU when it and "
+        "onnx are installed, else torch)", choices=BACKENDS)
     onnx_model: str = _param(
         '', "ONNX file of the per-frame network for backend 'onnxruntime' (made by "
         'python -m rar_tracking.export); empty: exported on the fly into a temporary file')
@@ -210,21 +221,35 @@ class TrackerConfig:
         unknown = sorted(set(self.ablated) - set(ABLATIONS))
         if unknown:
             raise ValueError(f'ablate: {unknown} not among {ABLATIONS}')
-        if self.ablated and self.backend != 'torch':
+        if self.ablated and self.backend == 'onnxruntime':
             raise ValueError('ablate: ablation studies run on the torch backend only')
         if self.num_scales % 2 != 1:
             raise ValueError(f'num_scales: must be odd, got {self.num_scales}')
 
     def resolved(self, device_type: str | None = None) -> 'TrackerConfig':
-        """This configuration with profile 'auto' made concrete: 'full' when the network runs
-        on CUDA, 'fast' on a CPU (``device_type`` 'cuda' or 'cpu'; by default what device
-        'auto' would pick). Other profiles are returned unchanged."""
-        if self.profile != 'auto':
+        """This configuration with backend and profile 'auto' made concrete, for a network
+        on ``device_type`` ('cuda' or 'cpu'; by default what device 'auto' would pick):
+
+        - backend 'auto': 'onnxruntime' on a CPU when onnxruntime and onnx are installed (and
+          no ablation asks for torch), else 'torch' (CUDA keeps torch: its fp16 trunk is the
+          path that exists there; the ONNX Runtime GPU providers have not run);
+        - profile 'auto': 'full' on CUDA; on a CPU 'balanced' with onnxruntime (78 ms per frame
+          here, as fast as 'fast' on torch and more accurate), else 'fast' (docs/evaluation.md).
+        Other values are returned unchanged."""
+        if self.profile != 'auto' and self.backend != 'auto':
             return self
         if device_type is None:
             import torch
             device_type = 'cuda' if torch.cuda.is_available() and self.device != 'cpu' else 'cpu'
-        return self.replace(profile='full' if device_type == 'cuda' else 'fast')
+        backend = self.backend
+        if backend == 'auto':
+            backend = ('onnxruntime' if device_type == 'cpu' and not self.ablated
+                       and onnxruntime_installed() else 'torch')
+        profile = self.profile
+        if profile == 'auto':
+            profile = ('full' if device_type == 'cuda'
+                       else 'balanced' if backend == 'onnxruntime' else 'fast')
+        return self.replace(profile=profile, backend=backend)
 
     @property
     def ablated(self) -> frozenset[str]:

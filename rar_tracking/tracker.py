@@ -30,6 +30,7 @@ between the response's top peaks (:mod:`rar_tracking.motion`); a LOST search tha
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ from .motion import ConstantVelocity, choose_peak
 from .profiling import SectionTimer
 from .search import lost_plan, search_side
 from .types import Box, TrackResult, TrackState
+
+log = logging.getLogger(__name__)
 
 @dataclass
 class TrackerState:
@@ -95,7 +98,8 @@ class RARTracker:
         config.validate()
         torch.set_num_threads(config.cpu_threads)
         self.device = select_device(config.device)
-        self.config = config = config.resolved(self.device.type)  # profile 'auto' by device
+        chose_backend = config.backend == 'auto' and not config.onnx_model  # a file: explicit
+        self.config = config = config.resolved(self.device.type)  # 'auto' values by device
         own_net = net is None
         if own_net:
             net = build_network(config)  # seeded from init_seed: the same network everywhere
@@ -119,7 +123,16 @@ class RARTracker:
         self.run_net = self.net
         if config.backend == 'onnxruntime':
             from .model.onnx_backend import make_onnx_runner  # optional dependency
-            self.run_net = make_onnx_runner(self.net, config, self.device)
+            try:
+                self.run_net = make_onnx_runner(self.net, config, self.device)
+            except Exception as exc:
+                if not chose_backend:
+                    raise  # asked for explicitly: the caller hears why
+                # backend 'auto' picked ONNX Runtime because it is installed; if it cannot
+                # run this network after all, torch does, with one warning saying why
+                log.warning('backend auto: ONNX Runtime failed (%s: %s); running torch',
+                            type(exc).__name__, exc)
+                self.config = config = config.replace(backend='torch')
         side = probe_feature_size(self.net, config.crop)  # also warms up
         self.feature_size = (side, side)
         self.stride = self.net.output_stride

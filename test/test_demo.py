@@ -14,6 +14,8 @@ import pytest
 pytest.importorskip('rclpy', reason='rclpy (ROS 2) is not installed')
 cv2 = pytest.importorskip('cv2')
 
+from rar_tracking import TrackerConfig  # noqa: E402
+
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +52,11 @@ def test_demo_tracks_a_generated_scene_and_writes_its_outputs(tmp_path):
     assert summary['mean_iou'] > 0.4, summary
     assert summary['tracker']['device'] == 'cpu'
     assert summary['tracker']['trunk'] == 'efficientnet_lite0'
-    assert summary['tracker']['profile'] == 'fast (crop 129)'  # profile auto on a CPU
+    # profile and backend auto on a CPU: balanced on ONNX Runtime when installed, else fast
+    auto = TrackerConfig(profile='auto', backend='auto').resolved('cpu')
+    expected = ('balanced (crop 129, onnxruntime)' if auto.backend == 'onnxruntime'
+                else 'fast (crop 129)')
+    assert summary['tracker']['profile'] == expected
     assert summary['processing_rate_hz'] > 0 and summary['mean_latency_ms'] > 0
     assert 0.0 <= summary['mean_confidence'] <= 1.0
     assert 'mean IoU' in proc.stdout and 'processing rate' in proc.stdout

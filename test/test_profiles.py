@@ -119,3 +119,51 @@ def test_weights_record_their_geometry_and_another_geometry_is_refused(tmp_path)
         RARTracker(config.replace(weights=str(path), search_area_factor=4.0))
     with pytest.raises(WeightsError, match='crop = 193.*crop = 129'):
         RARTracker(config.replace(weights=str(path), crop_size=129))
+
+
+def test_auto_backend_takes_onnxruntime_on_a_cpu_and_the_profile_follows(monkeypatch):
+    """backend 'auto': ONNX Runtime on a CPU when installed (then profile 'auto' is
+    'balanced', measured faster than 'fast' on torch and more accurate), torch on CUDA, for
+    ablations, or without onnxruntime (then profile 'auto' is 'fast')."""
+    import rar_tracking.config as config_module
+    config = TrackerConfig(trunk='efficientnet_lite0', device='cpu', profile='auto',
+                           backend='auto', feature_channels=16)
+    cuda = config.resolved('cuda')
+    assert (cuda.backend, cuda.profile) == ('torch', 'full')
+    assert config.replace(ablate='memory').resolved('cpu').backend == 'torch'
+    assert TrackerConfig(backend='auto', profile='fast').resolved('cpu').profile == 'fast'
+    if config_module.onnxruntime_installed():
+        cpu = config.resolved('cpu')
+        assert (cpu.backend, cpu.profile) == ('onnxruntime', 'balanced')
+    monkeypatch.setattr(config_module, 'onnxruntime_installed', lambda: False)
+    cpu = config.resolved('cpu')
+    assert (cpu.backend, cpu.profile) == ('torch', 'fast')
+    with pytest.raises(ValueError, match='torch backend only'):
+        TrackerConfig(backend='onnxruntime', ablate='memory')
+    TrackerConfig(backend='auto', ablate='memory')  # auto resolves to torch there
+
+
+def test_auto_backend_runs_onnxruntime_and_falls_back_to_torch_when_it_cannot(monkeypatch,
+                                                                            caplog):
+    pytest.importorskip('onnxruntime')
+    pytest.importorskip('onnx')
+    from rar_tracking.errors import RARError
+    from rar_tracking.model import onnx_backend
+    config = TrackerConfig(trunk='efficientnet_lite0', device='cpu', backend='auto',
+                           crop_size=97, feature_channels=16)
+    tracker = RARTracker(config)
+    assert tracker.config.backend == 'onnxruntime'
+    assert isinstance(tracker.run_net, onnx_backend.OnnxRunner)
+    seq = make_sequence(4, seed=2)
+    tracker.initialize(seq.frame(0), seq.gt[0])
+    assert tracker.track(seq.frame(1)).confidence > 0
+
+    def broken():  # an onnxruntime that is installed but cannot load
+        raise onnx_backend.OnnxBackendUnavailable('onnxruntime: cannot load its library')
+    monkeypatch.setattr(onnx_backend, 'import_onnxruntime', broken)
+    with caplog.at_level('WARNING', logger='rar_tracking.tracker'):
+        fallback = RARTracker(config)
+    assert fallback.config.backend == 'torch' and fallback.run_net is fallback.net
+    assert 'backend auto: ONNX Runtime failed' in caplog.text
+    with pytest.raises(RARError, match='cannot load'):  # asked for by name: refused, not hidden
+        RARTracker(config.replace(backend='onnxruntime'))

@@ -184,9 +184,11 @@ class RARTrackerNode(Node):
         return str(getattr(self._tracker, 'trunk_name', self._config.trunk))
 
     def _profile_str(self) -> str:
-        """The profile the tracker runs ('auto' resolved by its device), and its crop."""
+        """The profile the tracker runs ('auto' resolved by its device), its crop, and the
+        backend when it is not torch."""
         config = getattr(self._tracker, 'config', None) or self._config.resolved()
-        return f'{config.profile} (crop {config.crop})'
+        backend = '' if config.backend == 'torch' else f', {config.backend}'
+        return f'{config.profile} (crop {config.crop}{backend})'
 
     # ------------------------------------------------------------------ callbacks (executor)
     def _on_image_with_info(self, msg, info) -> None:

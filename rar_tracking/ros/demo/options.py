@@ -102,7 +102,11 @@ def _add_tracker_options(parser: argparse.ArgumentParser) -> None:
     trk.add_argument('--trunk', default='efficientnet_lite0',
                      help='backbone trunk (default: %(default)s, fast on a CPU)')
     trk.add_argument('--profile', default='auto', choices=('auto', 'balanced', 'fast', 'full'),
-                     help="network profile (default: auto: fast on a CPU, full on CUDA)")
+                     help="network profile (default: auto: full on CUDA; on a CPU balanced "
+                     "with onnxruntime, else fast)")
+    trk.add_argument('--backend', default='auto', choices=('auto', 'torch', 'onnxruntime'),
+                     help="per-frame network backend (default: auto: onnxruntime on a CPU when "
+                     "installed, else torch)")
     trk.add_argument('--weights', default='', help='trained RAR weights file')
     trk.add_argument('--params-file', type=Path, default=default_params_file(),
                      help='node parameters file (default: %(default)s)')
@@ -168,7 +172,8 @@ def tracker_parameters(a: argparse.Namespace) -> dict:
     """Parameters of the ``rar_tracker`` child on top of its parameters file."""
     # The held first frame is repeated until the target is set: catching up on those
     # copies would only cost time.
-    p = {'trunk': a.trunk, 'device': a.device, 'profile': a.profile, 'max_catch_up_frames': 0}
+    p = {'trunk': a.trunk, 'device': a.device, 'profile': a.profile, 'backend': a.backend,
+         'max_catch_up_frames': 0}
     if a.pace == 'tracker':
         p['image_reliability'] = 'reliable'
     if a.weights:

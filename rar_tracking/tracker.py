@@ -56,6 +56,7 @@ from .types import Box, TrackResult, TrackState
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class TrackerState:
     """Everything ``track`` needs from the previous frames (copy with ``copy.deepcopy``)."""

@@ -58,6 +58,7 @@ class _RarRunner:
 
     def __init__(self, config: TrackerConfig, frames: list[np.ndarray], box, profile: bool):
         self.tracker = tracker = RARTracker(config)
+        config = tracker.config  # 'auto' profile and backend resolved as the tracker runs them
         self.box = box
         self.name = (f'RAR {tracker.trunk_name} {config.profile} crop {config.crop}'
                      + ('' if config.backend == 'torch' else f' [{config.backend}]'))

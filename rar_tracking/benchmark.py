@@ -54,9 +54,11 @@ def _per_call(timer: SectionTimer, call) -> tuple[float, dict[str, float]]:
 
 
 class _RarRunner:
-    """One RAR tracker being timed: ``init`` and ``step`` return (total ms, ms per section)."""
+    """One RAR tracker being timed on ``frames``: ``init(i)`` and ``step(i)`` run frame i and
+    return (total ms, ms per section)."""
 
     def __init__(self, config: TrackerConfig, frames: list[np.ndarray], box, profile: bool):
+        self.frames = frames
         self.tracker = tracker = RARTracker(config)
         config = tracker.config  # 'auto' profile and backend resolved as the tracker runs them
         self.box = box
@@ -73,12 +75,12 @@ class _RarRunner:
             self.handles = (time_trunk_stages(tracker.net.trunk, tracker.timer)
                             + time_modules(_head_groups(tracker.net), tracker.timer))
 
-    def init(self, frame) -> tuple[float, dict[str, float]]:
-        t = self.tracker
+    def init(self, i: int) -> tuple[float, dict[str, float]]:
+        t, frame = self.tracker, self.frames[i]
         return _per_call(t.timer, lambda: (t.initialize(frame, self.box), t.timer.sync()))
 
-    def step(self, frame) -> tuple[float, dict[str, float]]:
-        t = self.tracker
+    def step(self, i: int) -> tuple[float, dict[str, float]]:
+        t, frame = self.tracker, self.frames[i]
         return _per_call(t.timer, lambda: (t.track(frame), t.timer.sync()))
 
     def close(self) -> None:
@@ -88,54 +90,51 @@ class _RarRunner:
 
 
 class _OpenCVRunner:
-    """One OpenCV tracker (CSRT, KCF) being timed on BGR copies of the frames."""
+    """One OpenCV tracker (CSRT, KCF) being timed on BGR copies of ``frames`` (made once)."""
 
-    def __init__(self, kind: str, box):
+    def __init__(self, kind: str, frames: list[np.ndarray], box):
         cv2.setNumThreads(1)
+        self.bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in frames]
         self.create = {'csrt': cv2.TrackerCSRT_create, 'kcf': cv2.TrackerKCF_create}[kind]
         self.name, self.device = f'OpenCV {kind.upper()}', 'cpu (1 thread)'
         self.box = tuple(int(round(v)) for v in box)
         self.tracker = None
 
-    def init(self, frame) -> tuple[float, dict[str, float]]:
-        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+    def init(self, i: int) -> tuple[float, dict[str, float]]:
         self.tracker = self.create()
         start = time.perf_counter()
-        self.tracker.init(bgr, self.box)
+        self.tracker.init(self.bgr[i], self.box)
         return (time.perf_counter() - start) * 1e3, {}
 
-    def step(self, frame) -> tuple[float, dict[str, float]]:
-        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+    def step(self, i: int) -> tuple[float, dict[str, float]]:
         start = time.perf_counter()
-        self.tracker.update(bgr)
+        self.tracker.update(self.bgr[i])
         return (time.perf_counter() - start) * 1e3, {}
 
     def close(self) -> None:
         pass
 
 
-def time_in_turns(runners: list, frames: list[np.ndarray]) -> list[dict]:
+def time_in_turns(runners: list, frames: list) -> list[dict]:
     """Time every runner on the same frames, **taking turns frame by frame**: frame i is
     tracked by each runner before frame i + 1 by any, so a change of the machine's speed
     during the run (other load, a shared VM) hits all of them alike and the ratios to CSRT
-    stay comparable. Returns per runner the median ms of ``initialize`` (3 calls) and of
-    ``track``, the median per-frame ratio of its ``track`` to the first runner's, and the
-    median ms per timed section."""
-    inits = [[] for _ in runners]
-    tracks = [[] for _ in runners]
-    sections = [(defaultdict(list), defaultdict(list)) for _ in runners]
-    for _ in range(3):
-        for k, r in enumerate(runners):
-            total, parts = r.init(frames[0])
-            inits[k].append(total)
-            for key, value in parts.items():
-                sections[k][0][key].append(value)
-    for frame in frames[1:]:
-        for k, r in enumerate(runners):
-            total, parts = r.step(frame)
-            tracks[k].append(total)
-            for key, value in parts.items():
-                sections[k][1][key].append(value)
+    stay comparable. Runners hold the frames; ``init(i)`` and ``step(i)`` get the index.
+    Returns per runner the median ms of ``initialize`` (3 calls on frame 0) and of ``track``,
+    the median per-frame ratio of its ``track`` to the first runner's, and the median ms per
+    timed section."""
+    calls = {'init': [0, 0, 0], 'step': range(1, len(frames))}
+    totals = [{kind: [] for kind in calls} for _ in runners]
+    sections = [{kind: defaultdict(list) for kind in calls} for _ in runners]
+    for kind, indices in calls.items():
+        for i in indices:
+            for k, r in enumerate(runners):
+                total, parts = getattr(r, kind)(i)
+                totals[k][kind].append(total)
+                for key, value in parts.items():
+                    sections[k][kind][key].append(value)
+    inits = [t['init'] for t in totals]
+    tracks = [t['step'] for t in totals]
     rows = []
     for k, r in enumerate(runners):
         r.close()
@@ -147,9 +146,9 @@ def time_in_turns(runners: list, frames: list[np.ndarray]) -> list[dict]:
                      'ratio_range': (float(np.percentile(ratios, 25)),
                                      float(np.percentile(ratios, 75))),
                      'init_sections': {n: statistics.median(v)
-                                       for n, v in sections[k][0].items()},
+                                       for n, v in sections[k]['init'].items()},
                      'track_sections': {n: statistics.median(v)
-                                        for n, v in sections[k][1].items()}})
+                                        for n, v in sections[k]['step'].items()}})
     return rows
 
 
@@ -214,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     frames = [seq.frame(i) for i in range(len(seq))]
     box = tuple(seq.gt[0])
     _header(args, argv)
-    runners = [_OpenCVRunner('csrt', box), _OpenCVRunner('kcf', box)]
+    runners = [_OpenCVRunner('csrt', frames, box), _OpenCVRunner('kcf', frames, box)]
     for config in _rar_configs(args):
         try:
             runners.append(_RarRunner(config, frames, box, args.profile))

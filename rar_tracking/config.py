@@ -116,10 +116,6 @@ class TrackerConfig:
         dynamic=True)
     scale_lr: float = _param(0.6, 'smoothing of the size update (1: take the new scale at once)',
                              lo=0.0, hi=1.0, dynamic=True)
-    scale_calibration: bool = _param(
-        False, "divide out the pyramid's own preference for one direction of scale, measured "
-        'on the first frame where the true scale is known (see the README, choices)',
-        dynamic=True)
     min_size: float = _param(4.0, 'smallest box side the tracker reports', unit='px', lo=1.0,
                              hi=1e4)
 

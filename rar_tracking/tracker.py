@@ -76,42 +76,13 @@ class TrackerState:
     motion: ConstantVelocity | None = None  # the centre's velocity (motion_prior)
     lost_count: int = 0  # frames searched while LOST
     lost_cursor: int = 0  # where the LOST search goes on in its tiles
-    scale_bias: float = 0.0  # slope a of the pyramid's peak bias p(f) ~ f**a (scale_calibration)
 
     def __deepcopy__(self, memo):
         return TrackerState(self.center, self.size, self.base_size, self.image_size,
                             [s.clone() for s in self.attention], self.templates.copy(),
                             self.peak_ref, self.status, self.misses, self.frame,
                             copy.deepcopy(self.last, memo), self.last_image,
-                            copy.copy(self.motion), self.lost_count, self.lost_cursor,
-                            self.scale_bias)
-
-
-# |a| above this is not the window's bias but a degenerate first frame (a peak near zero at
-# one scale); 3 is three times the slope measured on generated scenes (about 1).
-MAX_SCALE_BIAS_SLOPE = 3.0
-
-
-def scale_bias_slope(factors: list[float], peaks: list[float]) -> float:
-    """The pyramid's own preference for one scale direction, measured where it must be none.
-
-    On the first frame the target's true scale is 1, yet the filter's peak at scale f and at
-    1/f differ: each crop is windowed in its own cells, so the target counts less in the crops
-    where it looks larger, and the larger scales win (on generated scenes with a constant-size
-    target the box grew by about 9 % in 100 frames). Modelled as p(f) ~ f**a, the slope ``a`` is
-    the mean over the pyramid's pairs (f, 1/f) of ``log(p(f) / p(1/f)) / (2 log f)``; the
-    tracker multiplies each later peak by ``f ** -a``. 0 when a peak is not positive or the
-    pyramid has one scale; clipped to +-MAX_SCALE_BIAS_SLOPE.
-    """
-    n = len(factors)
-    slopes = [math.log(peaks[n - 1 - i] / peaks[i]) / (2.0 * math.log(factors[n - 1 - i]))
-              for i in range(n // 2)
-              if peaks[i] > 0 and peaks[n - 1 - i] > 0 and factors[n - 1 - i] != 1.0
-              and math.isfinite(peaks[i]) and math.isfinite(peaks[n - 1 - i])]
-    if not slopes:
-        return 0.0
-    a = sum(slopes) / len(slopes)
-    return max(-MAX_SCALE_BIAS_SLOPE, min(MAX_SCALE_BIAS_SLOPE, a))
+                            copy.copy(self.motion), self.lost_count, self.lost_cursor)
 
 
 class RARTracker:
@@ -271,14 +242,7 @@ class RARTracker:
         size = (max(box.w, self.config.min_size), max(box.h, self.config.min_size))
         center = box.center
         side = self._side(size, (width, height))
-        calibrate = self.config.scale_calibration and len(self.scale_factors) > 1
-        factors = self.scale_factors if calibrate else [1.0]
-        mid = len(factors) // 2
-        pyramid, attention = self._features(image, [center] * len(factors),
-                                            [side * f for f in factors], self.config.crop, None)
-        phi = pyramid[mid:mid + 1]
-        if calibrate and attention:
-            attention = [s.select(mid) for s in attention]
+        phi, attention = self._features(image, [center], [side], self.config.crop, None)
         with self.timer.section('correlation filter (Eq. 10)'):
             terms = self._template_terms(phi, self._box_cells(size, side))
             templates = TemplateSet(self.config.num_templates, self.config.first_template_weight)
@@ -287,9 +251,9 @@ class RARTracker:
         # The reference is the filter's answer on the template crop as a search crop is seen
         # (crop window only, not z0's target window), so that confidence 1 means "as well
         # matched as the first frame" and does not saturate on frames that merely match well.
-        response = correlation_response(w_hat, pyramid * self.window).float().cpu()
+        response = correlation_response(w_hat, phi * self.window).float().cpu()
         peaks, _, psrs = peak_and_psr(response)
-        peak_ref, psr = float(peaks[mid]), float(psrs[mid])
+        peak_ref, psr = float(peaks[0]), float(psrs[0])
         if not math.isfinite(peak_ref) or peak_ref <= 0:
             raise InvalidBoxError(f'the box {box.as_tuple()} gives no usable template '
                                   '(a flat or empty image region)')
@@ -300,8 +264,6 @@ class RARTracker:
         result = TrackResult(Box.from_center(*center, *size), TrackState.TRACKING, 1.0, peak_ref,
                              psr, 1.0, (time.perf_counter() - start) * 1e3)
         self._state.last = result
-        if calibrate:
-            self._state.scale_bias = scale_bias_slope(factors, peaks.tolist())
         return result
 
     @torch.no_grad()
@@ -386,10 +348,9 @@ class RARTracker:
             else:
                 centers = self._lost_grid(st.center, side, width, height)
             return centers, [side] * len(centers), [1.0] * len(centers)
-        a = st.scale_bias if c.scale_calibration else 0.0
         return ([self._search_center(width, height)] * len(self.scale_factors),
                 [side * f for f in self.scale_factors],
-                [(1.0 if f == 1.0 else c.scale_penalty) * f ** -a for f in self.scale_factors])
+                [1.0 if f == 1.0 else c.scale_penalty for f in self.scale_factors])
 
     def _search_center(self, width: int, height: int) -> tuple[float, float]:
         """Where the next pyramid is centred: the last centre, or with ``motion_prior`` its

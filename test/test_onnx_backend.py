@@ -87,7 +87,12 @@ def test_sequence_tracks_the_same_boxes_with_either_backend(exported):
     other.initialize(seq.frame(0), tuple(seq.gt[0]))
     for i in range(1, len(seq)):
         a, b = tracker.track(seq.frame(i)), other.track(seq.frame(i))
-        assert a.box.iou(b.box) > 0.99, (i, a.box, b.box)
+        # The same centre to a pixel; the size may differ by one pyramid decision (a tie
+        # between two scales that float rounding breaks either way: one step at scale_lr 0.6
+        # is 1.2 % of the side, IoU 0.976; seen at frame 10 of this scene in 'full').
+        assert abs(a.box.center[0] - b.box.center[0]) < 1.0, (i, a.box, b.box)
+        assert abs(a.box.center[1] - b.box.center[1]) < 1.0, (i, a.box, b.box)
+        assert a.box.iou(b.box) > 0.97, (i, a.box, b.box)
         assert a.state == b.state
     assert a.box.iou(seq.gt_box(len(seq) - 1)) > 0.3  # and it did track the target
 

@@ -72,7 +72,10 @@ def test_the_shipped_heads_load_as_trained(record_path):
     reproduces the fingerprint recorded when the file was shipped; untrained heads do not."""
     record = json.loads(record_path.read_text())
     trunk, profile = record_path.stem.rsplit('_', 1)
-    config = TrackerConfig(trunk=trunk, profile=profile, device='cpu', weights='auto')
+    # the label width the heads were trained with (the tracker's default changed after)
+    sigma = float(record['metadata']['config.label_sigma'])
+    config = TrackerConfig(trunk=trunk, profile=profile, device='cpu', weights='auto',
+                           label_sigma=sigma)
     assert resolve_weights(config) == str(record_path.with_suffix('.safetensors'))
     expected = record['fingerprint']['values']
     crop = record['fingerprint']['crop']

@@ -3,13 +3,16 @@ profile and backend, beside OpenCV CSRT and KCF on the same frames in the same p
 
     python -m rar_tracking.benchmark [--device auto|cpu|cuda] [--trunks efficientnet_lite0,...]
         [--profiles full,fast] [--backends torch,onnxruntime] [--frames 30] [--threads 1]
-        [--crop-size N] [--profile]
+        [--crop-size N] [--variant LABEL:KEY=VALUE[,KEY=VALUE]]... [--profile]
 
 Prints the command, versions and machine, then one line per tracker: median milliseconds per
 ``initialize`` and per ``track``, frames per second, and the ratio of ``track`` to CSRT's: the
 median over frames of the per-frame ratio, with its interquartile range. All trackers take
 turns frame by frame (frame i goes through each before frame i + 1 through any), so a change
 of the machine's speed during the run weighs on all alike.
+``--variant`` adds, for every trunk, profile and backend, a row with those TrackerConfig fields
+changed (e.g. ``--variant fp32:half_precision=false --variant graphs:cuda_graphs=true`` on a
+GPU); without it each combination runs with the defaults.
 ``--profile`` adds, for every RAR row, where one ``track()`` (and one ``initialize()``) spends
 its time: crop and resize, each trunk stage, the channel reduction, attention, refinement,
 the correlation filter and its FFTs, peak and scale choice, copies. ResNet trunks run with
@@ -57,18 +60,27 @@ class _RarRunner:
     """One RAR tracker being timed on ``frames``: ``init(i)`` and ``step(i)`` run frame i and
     return (total ms, ms per section)."""
 
-    def __init__(self, config: TrackerConfig, frames: list[np.ndarray], box, profile: bool):
+    def __init__(self, config: TrackerConfig, frames: list[np.ndarray], box, profile: bool,
+                 label: str = ''):
         self.frames = frames
+        cuda = torch.cuda.is_available()
+        if cuda:  # this tracker's share of GPU memory: its peak over what others already hold
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
         self.tracker = tracker = RARTracker(config)
         config = tracker.config  # 'auto' profile and backend resolved as the tracker runs them
         self.box = box
         self.name = (f'RAR {tracker.trunk_name} {config.profile} crop {config.crop}'
-                     + ('' if config.backend == 'torch' else f' [{config.backend}]'))
+                     + ('' if config.backend == 'torch' else f' [{config.backend}]')
+                     + (f' ({label})' if label else ''))
         self.device = str(tracker.device)
         for _ in range(2):  # warm-up (CUDA kernels, allocator, ONNX Runtime)
             tracker.initialize(frames[0], box)
             tracker.track(frames[1])
         tracker.timer.sync()
+        self.gpu_mib = ((torch.cuda.max_memory_allocated() - before) / 2 ** 20
+                        if cuda and tracker.device.type == 'cuda' else None)
         self.handles = []
         if profile and config.backend == 'torch':
             tracker.timer.enabled = True
@@ -139,7 +151,7 @@ def time_in_turns(runners: list, frames: list) -> list[dict]:
     for k, r in enumerate(runners):
         r.close()
         ratios = [a / b for a, b in zip(tracks[k], tracks[0])]
-        rows.append({'name': r.name, 'device': r.device,
+        rows.append({'name': r.name, 'device': r.device, 'gpu_mib': getattr(r, 'gpu_mib', None),
                      'init_ms': statistics.median(inits[k]),
                      'track_ms': statistics.median(tracks[k]),
                      'ratio': statistics.median(ratios),
@@ -181,6 +193,23 @@ def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
 
 
+def _parse_variants(items: list[str]) -> list[tuple[str, dict]]:
+    """``['fp32:half_precision=false']`` -> [('', {}), ('fp32', {'half_precision': False})]:
+    the defaults first, then each labelled set of TrackerConfig changes."""
+    from .eval.trackers import parse_overrides
+    variants = [('', {})]
+    for item in items:
+        label, _, fields = item.partition(':')
+        if not label.strip() or not fields.strip():
+            raise ValueError(f'--variant {item!r}: expected LABEL:KEY=VALUE[,KEY=VALUE]')
+        try:
+            changes = parse_overrides([f for f in fields.split(',') if f.strip()])
+        except ValueError as exc:
+            raise ValueError(f'--variant {item!r}: {exc}') from None
+        variants.append((label.strip(), changes))
+    return variants
+
+
 def _rar_configs(args) -> list[TrackerConfig]:
     configs = []
     for trunk in args.trunks.split(','):
@@ -205,31 +234,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--frames', type=int, default=30)
     parser.add_argument('--threads', type=int, default=1, help='torch CPU threads')
     parser.add_argument('--crop-size', type=int, default=0, help="0: each profile's crop")
+    parser.add_argument('--variant', action='append', default=[],
+                        metavar='LABEL:KEY=VALUE[,KEY=VALUE]',
+                        help='also time every combination with these TrackerConfig fields '
+                             "changed (e.g. 'graphs:cuda_graphs=true'); repeatable")
     parser.add_argument('--profile', action='store_true',
                         help='print where each track() and initialize() spends its time')
     args = parser.parse_args(argv)
+    try:
+        variants = _parse_variants(args.variant)
+    except ValueError as exc:
+        parser.error(str(exc))
     torch.set_num_threads(args.threads)
     seq = make_sequence(args.frames + 1, size=(640, 480), seed=0, target_size=(96, 80))
     frames = [seq.frame(i) for i in range(len(seq))]
     box = tuple(seq.gt[0])
     _header(args, argv)
-    runners = [_OpenCVRunner('csrt', frames, box), _OpenCVRunner('kcf', frames, box)]
+    runners = []
+    for kind in ('csrt', 'kcf'):
+        if hasattr(cv2, f'Tracker{kind.upper()}_create'):
+            runners.append(_OpenCVRunner(kind, frames, box))
+        else:  # plain opencv-python: CSRT and KCF live in opencv-contrib
+            print(f'# skipped OpenCV {kind.upper()}: not in this OpenCV build (it needs '
+                  'opencv-contrib-python); no ratios to CSRT in this run')
     for config in _rar_configs(args):
-        try:
-            runners.append(_RarRunner(config, frames, box, args.profile))
-        except Exception as exc:  # e.g. onnxruntime not installed: say so, time the rest
-            print(f'# skipped RAR {config.trunk} {config.profile} [{config.backend}]: '
-                  f'{type(exc).__name__}: {exc}')
+        for label, changes in variants:
+            try:
+                runners.append(_RarRunner(config.replace(**changes), frames, box, args.profile,
+                                          label))
+            except Exception as exc:  # e.g. onnxruntime not installed: say so, time the rest
+                print(f'# skipped RAR {config.trunk} {config.profile} [{config.backend}]'
+                      f'{f" ({label})" if label else ""}: {type(exc).__name__}: {exc}')
     rows = time_in_turns(runners, frames)
-    print(f'{"tracker":44s} {"device":16s} {"init ms":>9s} {"track ms":>9s} {"fps":>8s} '
+    with_csrt = bool(rows) and rows[0]['name'] == 'OpenCV CSRT'
+    width = max([44] + [len(r['name']) for r in rows])
+    print(f'{"tracker":{width}s} {"device":16s} {"init ms":>9s} {"track ms":>9s} {"fps":>8s} '
           f'{"track / CSRT":>13s} {"(IQR per frame)":>16s}')
     for r in rows:
         lo, hi = r['ratio_range']
-        print(f'{r["name"]:44s} {r["device"]:16s} {r["init_ms"]:9.1f} {r["track_ms"]:9.1f} '
-              f'{1e3 / r["track_ms"]:8.1f} {r["ratio"]:13.2f} {f"{lo:.2f}-{hi:.2f}":>16s}')
+        ratio, spread = ((f'{r["ratio"]:.2f}', f'{lo:.2f}-{hi:.2f}') if with_csrt
+                         else ('-', '-'))
+        print(f'{r["name"]:{width}s} {r["device"]:16s} {r["init_ms"]:9.1f} {r["track_ms"]:9.1f} '
+              f'{1e3 / r["track_ms"]:8.1f} {ratio:>13s} {spread:>16s}')
+    for r in rows:
+        if r['gpu_mib'] is not None:
+            print(f'# {r["name"]}: peak GPU memory {r["gpu_mib"]:.0f} MiB (its network, '
+                  'buffers and workspace, built and run on two frames)')
     if args.profile:
-        for r in rows[2:]:
-            _print_sections(r)
+        for r in rows:
+            if r['name'].startswith('RAR'):
+                _print_sections(r)
     return 0
 
 

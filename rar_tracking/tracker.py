@@ -134,6 +134,9 @@ class RARTracker:
                 log.warning('backend auto: ONNX Runtime failed (%s: %s); running torch',
                             type(exc).__name__, exc)
                 self.config = config = config.replace(backend='torch')
+        if config.backend == 'torch' and config.cuda_graphs and self.device.type == 'cuda':
+            from .model.cuda_graph import CudaGraphRunner
+            self.run_net = CudaGraphRunner(self.net)
         side = probe_feature_size(self.net, config.crop)  # also warms up
         self.feature_size = (side, side)
         self.stride = self.net.output_stride

@@ -2,6 +2,8 @@
 measured in the same run, and with --profile where one track() spends its time."""
 import re
 
+import pytest
+
 from rar_tracking import benchmark
 
 
@@ -53,3 +55,30 @@ def test_trackers_take_turns_frame_by_frame():
     assert [c[1] for c in calls[:6]] == ['init'] * 6
     assert rows[1]['ratio'] == 3.0 and rows[1]['ratio_range'] == (3.0, 3.0)
     assert rows[1]['track_ms'] == 90.0 and rows[1]['track_sections'] == {'part': 0.5}
+
+
+def test_variants_add_labelled_rows_and_bad_ones_are_refused(capsys):
+    assert benchmark.main(['--trunks', 'efficientnet_lite0', '--profiles', 'fast',
+                           '--frames', '2', '--device', 'cpu', '--crop-size', '97',
+                           '--variant', 'k0:num_context=0']) == 0
+    out = capsys.readouterr().out
+    names = re.findall(r'^(RAR efficientnet_lite0 fast crop 97(?: \(k0\))?) ', out, re.M)
+    assert names == ['RAR efficientnet_lite0 fast crop 97', 'RAR efficientnet_lite0 fast crop 97 (k0)']
+    for bad in ('nolabel', 'x:no_such_field=1', 'x:num_context=many'):
+        with pytest.raises(SystemExit):
+            benchmark.main(['--device', 'cpu', '--variant', bad])
+    assert '--variant' in capsys.readouterr().err
+
+
+def test_an_opencv_build_without_csrt_times_rar_alone(capsys, monkeypatch):
+    """Plain opencv-python (as on GPU machines' images) lacks CSRT and KCF: RAR is still timed,
+    without ratios, and the run says why."""
+    import cv2
+    for name in ('TrackerCSRT_create', 'TrackerKCF_create'):
+        monkeypatch.delattr(cv2, name, raising=False)
+    assert benchmark.main(['--trunks', 'efficientnet_lite0', '--profiles', 'fast',
+                           '--frames', '2', '--device', 'cpu', '--crop-size', '97']) == 0
+    out = capsys.readouterr().out
+    assert '# skipped OpenCV CSRT: not in this OpenCV build' in out and 'OpenCV KCF  ' not in out
+    row = re.search(r'^RAR efficientnet_lite0 fast crop 97 .*$', out, re.M).group(0)
+    assert row.split()[-2:] == ['-', '-'] and float(row.split()[-3]) > 0

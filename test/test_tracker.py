@@ -200,6 +200,51 @@ def test_cuda_and_cpu_give_the_same_boxes():
         assert abs(a.box.center[1] - b.box.center[1]) < 1.5
 
 
+def test_cuda_graphs_are_ignored_on_a_cpu(fast_config):
+    from rar_tracking.model.cuda_graph import CudaGraphRunner
+    tracker = RARTracker(fast_config.replace(cuda_graphs=True))
+    assert tracker.run_net is tracker.net  # the eager network: graphs exist only on CUDA
+    with pytest.raises(ValueError, match='CUDA device'):
+        CudaGraphRunner(tracker.net)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA (no GPU on this machine)')
+@pytest.mark.parametrize('profile', ['balanced', 'full'])
+def test_cuda_graphs_track_the_eager_boxes(profile):
+    """Replayed graphs run the eager kernels: the same boxes and confidences, frame by frame,
+    in fp32 and with the fp16 trunk; the runner captured graphs (template and scales)."""
+    seq = make_sequence(20, seed=3, scale_change=0.1)
+    for half in (False, True):
+        config = TrackerConfig(trunk='efficientnet_lite0', profile=profile, device='cuda',
+                               half_precision=half)
+        eager = run(RARTracker(config), seq)
+        graphed_tracker = RARTracker(config.replace(cuda_graphs=True))
+        graphed = run(graphed_tracker, seq)
+        runner = graphed_tracker.run_net
+        assert len(runner.graphs) >= 2 and not runner.failed
+        for a, b in zip(eager, graphed):
+            assert np.allclose(a.box.as_tuple(), b.box.as_tuple(), atol=0.05)
+            assert abs(a.confidence - b.confidence) < 1e-3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA (no GPU on this machine)')
+def test_cuda_graph_outputs_are_copies():
+    """A replay overwrites the graph's buffers; what a call returned must not change."""
+    from rar_tracking.model.cuda_graph import CudaGraphRunner
+    tracker = RARTracker(TrackerConfig(trunk='efficientnet_lite0', crop_size=129, device='cuda'))
+    runner = CudaGraphRunner(tracker.net)
+    crops = torch.rand(3, 3, 129, 129, device='cuda') * 255
+    phi, states, _ = runner(crops)
+    phi2, states2, _ = runner(crops, states)
+    first = phi.clone(), states[0].h.clone()
+    runner(crops.flip(-1), states2)
+    assert torch.equal(phi, first[0]) and torch.equal(states[0].h, first[1])
+    with torch.no_grad():
+        eager_phi, eager_states, _ = tracker.net(crops, states)
+    assert torch.allclose(phi2, eager_phi, atol=1e-4)
+    assert torch.allclose(states2[0].h, eager_states[0].h, atol=1e-4)
+
+
 def test_gpu_crop_path_matches_the_opencv_crops():
     """The crops the CUDA path makes (torch grid_sample), checked on the CPU against cv2."""
     from rar_tracking.imaging import crop_square, crop_squares_torch

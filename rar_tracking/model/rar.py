@@ -76,7 +76,10 @@ class RARNet(nn.Module):
         being each stage's stride (``trunk.strides``); fp16 under ``half_trunk`` on CUDA."""
         x = self.normalize(images.float())
         use_half = self.half_trunk and x.is_cuda
-        ctx = torch.autocast('cuda', dtype=torch.float16) if use_half else contextlib.nullcontext()
+        # no autocast weight cache: each weight is cast once per call anyway, and a cache that
+        # outlives a CUDA graph capture is what the CUDA graphs documentation warns against
+        ctx = (torch.autocast('cuda', dtype=torch.float16, cache_enabled=False) if use_half
+               else contextlib.nullcontext())
         with ctx:
             return self.trunk(x)
 

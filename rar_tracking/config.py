@@ -72,9 +72,9 @@ class TrackerConfig:
         1, 'torch CPU threads (intra-op). 1 is fastest on small, shared CPUs', lo=1, hi=64)
     half_precision: bool = _param(True, 'fp16 autocast for the trunk on CUDA')
     cuda_graphs: bool = _param(
-        False, 'on CUDA with the torch backend, replay the per-frame network from CUDA graphs '
-        '(one launch per frame instead of hundreds; ignored on a CPU). Measured in '
-        'docs/backends.md')
+        True, 'on CUDA with the torch backend, replay the per-frame network from CUDA graphs '
+        '(one launch per frame instead of hundreds: track() 1.6-2.2x and initialize() 3x '
+        'faster on an H200, docs/backends.md); ignored on a CPU')
     profile: str = _param(
         'balanced', "network layout: 'balanced' (trunk stages at their native strides 8/16/32, "
         "merged coarse to fine by the refinement with upsampling, crop 225, ConvLSTM memory "

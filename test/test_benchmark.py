@@ -3,10 +3,12 @@ measured in the same run, and with --profile where one track() spends its time."
 import re
 
 import pytest
+from conftest import needs_contrib
 
 from rar_tracking import benchmark
 
 
+@needs_contrib
 def test_benchmark_prints_rows_ratios_and_a_breakdown(capsys):
     assert benchmark.main(['--trunks', 'efficientnet_lite0', '--profiles', 'fast',
                            '--frames', '3', '--device', 'cpu', '--crop-size', '97',

@@ -5,6 +5,7 @@ import pytest
 from rar_tracking.data import make_sequence
 from rar_tracking.eval.run import run_benchmark, summarize
 from rar_tracking.eval.trackers import OpenCVTracker, make_tracker, parse_overrides, parse_spec
+from conftest import needs_contrib
 from rar_tracking.types import Box
 
 
@@ -37,7 +38,8 @@ def test_parse_overrides_types():
         parse_overrides(['crop_size=big'])
 
 
-@pytest.mark.parametrize('spec', ['csrt', 'kcf', 'mil'])
+@pytest.mark.parametrize('spec', [pytest.param('csrt', marks=needs_contrib),
+                                  pytest.param('kcf', marks=needs_contrib), 'mil'])
 def test_opencv_trackers_follow_a_synthetic_object(spec):
     seq = make_sequence(12, seed=3, speed=2.0)
     tracker = make_tracker(spec)
@@ -47,6 +49,7 @@ def test_opencv_trackers_follow_a_synthetic_object(spec):
     assert np.mean(ious) > 0.5, ious
 
 
+@needs_contrib
 def test_opencv_keeps_the_last_box_when_update_fails():
     seq = make_sequence(3, seed=1)
     tracker = make_tracker('kcf')
@@ -60,6 +63,7 @@ def test_opencv_keeps_the_last_box_when_update_fails():
     assert lost == box
 
 
+@needs_contrib
 def test_opencv_is_given_bgr():
     """The adapter converts RGB to BGR: a red object on a green background is seen the
     same way as OpenCV reading a file would see it (CSRT uses colour features)."""
@@ -72,6 +76,7 @@ def test_opencv_is_given_bgr():
     assert tracker.track(rgb).iou(Box(30, 20, 20, 20)) > 0.8
 
 
+@needs_contrib
 def test_run_benchmark_records_a_failing_tracker_and_goes_on():
     seq = make_sequence(6, seed=0)
     good = make_tracker('kcf')

@@ -216,8 +216,10 @@ def test_cuda_graphs_track_the_eager_boxes(profile):
     seq = make_sequence(20, seed=3, scale_change=0.1)
     for half in (False, True):
         config = TrackerConfig(trunk='efficientnet_lite0', profile=profile, device='cuda',
-                               half_precision=half)
-        eager = run(RARTracker(config), seq)
+                               half_precision=half, cuda_graphs=False)
+        eager_tracker = RARTracker(config)
+        assert eager_tracker.run_net is eager_tracker.net
+        eager = run(eager_tracker, seq)
         graphed_tracker = RARTracker(config.replace(cuda_graphs=True))
         graphed = run(graphed_tracker, seq)
         runner = graphed_tracker.run_net
@@ -231,7 +233,8 @@ def test_cuda_graphs_track_the_eager_boxes(profile):
 def test_cuda_graph_outputs_are_copies():
     """A replay overwrites the graph's buffers; what a call returned must not change."""
     from rar_tracking.model.cuda_graph import CudaGraphRunner
-    tracker = RARTracker(TrackerConfig(trunk='efficientnet_lite0', crop_size=129, device='cuda'))
+    tracker = RARTracker(TrackerConfig(trunk='efficientnet_lite0', crop_size=129, device='cuda',
+                                       cuda_graphs=False))
     runner = CudaGraphRunner(tracker.net)
     crops = torch.rand(3, 3, 129, 129, device='cuda') * 255
     phi, states, _ = runner(crops)

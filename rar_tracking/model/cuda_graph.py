@@ -55,7 +55,9 @@ class _Captured:
                 net(self.crops, self.states)
         torch.cuda.current_stream(crops.device).wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        # thread_local: another thread of the process (a ROS executor's, say) may use CUDA
+        # while this one captures; only this thread's calls are checked for capture safety
+        with torch.cuda.graph(self.graph, capture_error_mode='thread_local'):
             phi, new_states, _ = net(self.crops, self.states)
         self.phi, self.new_states = phi, new_states
 

@@ -118,6 +118,13 @@ def test_missing_sources_fail_unless_optional(tmp_path):
     with pytest.raises(SequenceError, match='does not exist'):
         load_source(SourceSpec.from_dict(spec))
     assert load_source(SourceSpec.from_dict(dict(spec, optional=True))) == []
+    # beside other sources (the shipped configs on a machine without ../shared): skipped, the
+    # others keep their weights (this divided by zero before)
+    synthetic = SourceSpec.from_dict({'kind': 'synthetic', 'count': 2, 'num_frames': 5,
+                                      'size': [160, 120], 'weight': 1.0})
+    sequences, weights = load_sources([SourceSpec.from_dict(dict(spec, optional=True, weight=3.0)),
+                                       synthetic])
+    assert len(sequences) == 2 and weights.tolist() == [0.5, 0.5]
 
 
 def test_benchmark_kind_reads_any_detected_layout_and_otb_is_its_alias(tmp_path):

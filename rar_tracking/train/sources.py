@@ -276,6 +276,11 @@ def load_sources(specs: list[SourceSpec], base_dir: str | os.PathLike = '.'
     sequences, weights = [], []
     for spec in specs:
         found = load_source(spec, base_dir)
+        if not found:  # an optional source that is absent here (logged), or filtered empty
+            if spec.kind != 'synthetic' and not spec.optional:
+                log.warning('training source %s %s holds no sequence after its filters',
+                            spec.kind, spec.path)
+            continue
         sequences += found
         weights += [spec.weight / len(found)] * len(found)
     names = [s.name for s in sequences]

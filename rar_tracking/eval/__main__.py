@@ -41,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help='where the splits are (default: config/splits.yaml of this checkout)')
     src.add_argument('--max-frames', type=int, metavar='N',
                      help='use only the first N frames of every sequence')
+    src.add_argument('--starts', type=int, default=0, metavar='K',
+                     help='also run every sequence from K perturbed first boxes (0-8; moved '
+                     'right, left, down, up, then scaled up, down, ...; rows NAME~1..NAME~K; '
+                     'the means cover every start): robustness to the start, so that one run '
+                     'on the edge of losing a target does not decide a comparison. Each start '
+                     'costs a whole pass (see rar_tracking/eval/robustness.py)')
+    src.add_argument('--start-shift', type=float, default=0.05, metavar='F',
+                     help="size of those perturbations, as a fraction of the box's width and "
+                     'height (default 0.05; OTB SRE uses 0.1)')
     trk = p.add_argument_group('trackers')
     trk.add_argument('--trackers', default='csrt,kcf',
                      help='comma-separated specs: csrt, kcf, mil, rar, rar:<trunk>, '
@@ -118,6 +127,15 @@ def _load_sequences(args, parser):
         if args.max_frames < 2:
             parser.error('--max-frames must be >= 2')
         sequences = [s.head(args.max_frames) for s in sequences]
+    if args.starts:
+        from .robustness import perturbed_starts
+        try:
+            sequences = [c for s in sequences
+                         for c in [s, *perturbed_starts(s, args.starts, args.start_shift)]]
+        except (ValueError, SequenceError) as exc:
+            parser.error(f'--starts: {exc}')
+        groups.update({s.name: groups.get(s.meta['start_of']) for s in sequences
+                       if 'start_of' in s.meta})
     return sequences, groups
 
 
@@ -187,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         'synthetic': args.synthetic, 'synthetic_frames': args.synthetic_frames,
         'seed': args.seed, 'max_frames': args.max_frames, 'sequences': args.sequences,
         'trackers': specs, 'device': args.device, 'threads': args.threads,
-        'rar_overrides': overrides, 'split': args.split, 'variants': args.variant}
+        'rar_overrides': overrides, 'split': args.split, 'variants': args.variant,
+        'starts': args.starts, 'start_shift': args.start_shift if args.starts else None}
     path = write_results(args.out, records, summary, sequences, trackers, settings,
                          classes=classes)
     if not args.no_plots:

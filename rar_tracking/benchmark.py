@@ -11,7 +11,7 @@ median over frames of the per-frame ratio, with its interquartile range. All tra
 turns frame by frame (frame i goes through each before frame i + 1 through any), so a change
 of the machine's speed during the run weighs on all alike.
 ``--variant`` adds, for every trunk, profile and backend, a row with those TrackerConfig fields
-changed (e.g. ``--variant fp32:half_precision=false --variant graphs:cuda_graphs=true`` on a
+changed (e.g. ``--variant fp32:half_precision=false --variant eager:cuda_graphs=false`` on a
 GPU); without it each combination runs with the defaults.
 ``--profile`` adds, for every RAR row, where one ``track()`` (and one ``initialize()``) spends
 its time: crop and resize, each trunk stage, the channel reduction, attention, refinement,
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--variant', action='append', default=[],
                         metavar='LABEL:KEY=VALUE[,KEY=VALUE]',
                         help='also time every combination with these TrackerConfig fields '
-                             "changed (e.g. 'graphs:cuda_graphs=true'); repeatable")
+                             "changed (e.g. 'eager:cuda_graphs=false'); repeatable")
     parser.add_argument('--profile', action='store_true',
                         help='print where each track() and initialize() spends its time')
     args = parser.parse_args(argv)

@@ -100,22 +100,13 @@ class RARTracker:
         torch.set_num_threads(config.cpu_threads)
         self.device = select_device(config.device)
         chose_backend = config.backend == 'auto' and not config.onnx_model  # a file: explicit
+        asked = config
         self.config = config = config.resolved(self.device.type)  # 'auto' values by device
         own_net = net is None
-        if own_net:
-            net = build_network(config)  # seeded from init_seed: the same network everywhere
         self.trunk_name = resolve_trunk_name(config.trunk, config.trunk_weights) \
             if config.trunk == 'auto' else config.trunk
-        self.net = net.to(self.device).eval()
-        # Inference-only speed-ups, on a network this tracker owns (a shared one, e.g. in
-        # training, is left exactly as it is): BatchNorm folded into the convolutions, NHWC
-        # memory, faster for the trunk's (depthwise) convolutions on CPU and CUDA alike, and
-        # the refinement's convolutions that are still exact identities (untrained) skipped.
         self._channels_last = own_net
-        if own_net:
-            self.net.trunk.fold_batchnorm()
-            self.net.trunk.to(memory_format=torch.channels_last)
-            self.net.refinement.skip_identities()  # untrained refinement: identities, skipped
+        self.net = self._own_network(config) if own_net else net.to(self.device).eval()
         if self.device.type == 'cuda':
             self.net.half_trunk = config.half_precision
         self.timer = SectionTimer(False, self.device)  # benchmark --profile switches it on
@@ -131,9 +122,15 @@ class RARTracker:
                     raise  # asked for explicitly: the caller hears why
                 # backend 'auto' picked ONNX Runtime because it is installed; if it cannot
                 # run this network after all, torch does, with one warning saying why
-                log.warning('backend auto: ONNX Runtime failed (%s: %s); running torch',
-                            type(exc).__name__, exc)
-                self.config = config = config.replace(backend='torch')
+                # profile 'auto' means what it means for torch then ('fast' on a CPU): the
+                # network is rebuilt for it (one that was passed in keeps its profile)
+                fallback = (asked if own_net else config).replace(backend='torch').resolved(
+                    self.device.type)
+                log.warning('backend auto: ONNX Runtime failed (%s: %s); running torch with '
+                            "profile '%s'", type(exc).__name__, exc, fallback.profile)
+                if fallback.profile != config.profile:
+                    self.net = self._own_network(fallback)
+                self.config = config = fallback
         if config.backend == 'torch' and config.cuda_graphs and self.device.type == 'cuda':
             from .model.cuda_graph import CudaGraphRunner
             self.run_net = CudaGraphRunner(self.net)
@@ -144,6 +141,20 @@ class RARTracker:
         self._state: TrackerState | None = None
 
     # ------------------------------------------------------------------ configuration
+    def _own_network(self, config: TrackerConfig) -> RARNet:
+        """The network ``config`` describes, built for this tracker alone, with inference-only
+        speed-ups (a network passed in, e.g. shared with training, is left exactly as it is):
+        BatchNorm folded into the convolutions, NHWC memory, faster for the trunk's (depthwise)
+        convolutions on CPU and CUDA alike, and the refinement's convolutions that are still
+        exact identities (untrained) skipped."""
+        net = build_network(config).to(self.device).eval()  # seeded from init_seed
+        net.trunk.fold_batchnorm()
+        net.trunk.to(memory_format=torch.channels_last)
+        net.refinement.skip_identities()  # untrained refinement: identities, skipped
+        if self.device.type == 'cuda':
+            net.half_trunk = config.half_precision
+        return net
+
     def _prepare_filter_constants(self) -> None:
         c, fs = self.config, self.feature_size
         self.geometry = Geometry.from_config(c, fs[0], self.stride)

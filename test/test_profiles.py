@@ -165,5 +165,15 @@ def test_auto_backend_runs_onnxruntime_and_falls_back_to_torch_when_it_cannot(mo
         fallback = RARTracker(config)
     assert fallback.config.backend == 'torch' and fallback.run_net is fallback.net
     assert 'backend auto: ONNX Runtime failed' in caplog.text
+    assert fallback.config.profile == 'balanced'  # asked for by name: kept
+    # profile 'auto' then means what it means with torch on a CPU: 'fast' (not 'balanced',
+    # which auto picks for ONNX Runtime), and the tracker says so and tracks with it
+    caplog.clear()
+    with caplog.at_level('WARNING', logger='rar_tracking.tracker'):
+        auto = RARTracker(config.replace(profile='auto', crop_size=0))
+    assert (auto.config.backend, auto.config.profile, auto.config.crop) == ('torch', 'fast', 193)
+    assert "running torch with profile 'fast'" in caplog.text
+    auto.initialize(seq.frame(0), seq.gt[0])
+    assert auto.track(seq.frame(1)).confidence > 0
     with pytest.raises(RARError, match='cannot load'):  # asked for by name: refused, not hidden
         RARTracker(config.replace(backend='onnxruntime'))

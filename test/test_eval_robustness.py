@@ -42,6 +42,10 @@ def test_cli_starts_add_rows_that_start_from_the_moved_boxes(tmp_path, capsys):
     mil = doc['results']['MIL']
     assert mil['mean']['auc'] == pytest.approx(np.mean([mil['sequences'][n]['auc']
                                                         for n in names]))
+    assert mil['first_start']['auc'] == pytest.approx(mil['sequences']['synthetic-000']['auc'])
+    printed = capsys.readouterr().out
+    first_row = next(line for line in printed.splitlines() if line.startswith('mean, first box'))
+    assert f"{mil['first_start']['auc']:.3f}" in first_row
     first = {n: read_boxes(out / 'boxes' / 'MIL' / f'{n.replace("~", "_")}.txt')[0]
              for n in names}
     x, y, w, h = first['synthetic-000']

@@ -120,6 +120,9 @@ def run_benchmark(sequences: list[Sequence], trackers: list[Tracker], *,
     return out
 
 
+STARTED_COPY = re.compile(r'~\d+$')  # a sequence run from a perturbed first box (robustness.py)
+
+
 def summarize(records: dict[str, dict[str, TrackRecord]]) -> dict[str, dict]:
     """Per tracker: per-sequence scores, the mean over sequences, per-tag means, errors."""
     summary = {}
@@ -127,6 +130,10 @@ def summarize(records: dict[str, dict[str, TrackRecord]]) -> dict[str, dict]:
         scores = [r.score for r in per_seq.values()]
         summary[name] = {
             'mean': aggregate(scores),
+            # with eval --starts: the mean of the runs from the ground-truth box alone
+            **({'first_start': aggregate([r.score for seq, r in per_seq.items()
+                                          if not STARTED_COPY.search(seq)])}
+               if any(STARTED_COPY.search(seq) for seq in per_seq) else {}),
             'tags': aggregate_by_tag(scores),
             'sequences': {s.name: s.as_dict() for s in scores},
             'errors': {seq: r.error for seq, r in per_seq.items() if r.error},
@@ -233,8 +240,10 @@ def format_table(summary: dict, sequences: list[Sequence]) -> str:
     """Per-sequence AUC and P@20 of each tracker, the mean over sequences, per-tag means
     and the fps, as fixed-width text."""
     names = list(summary)
+    starts = any('first_start' in summary[n] for n in names)  # eval --starts
     seq_w = max([len('sequence')] + [len(s.name) for s in sequences] +
-                [len(t) + 5 for n in names for t in summary[n]['tags']])
+                [len(t) + 5 for n in names for t in summary[n]['tags']] +
+                [len('mean, first box')] * starts)
     col_w = max([13] + [len(n) for n in names])
 
     def cell(d):
@@ -256,6 +265,9 @@ def format_table(summary: dict, sequences: list[Sequence]) -> str:
         lines.append(f'{s.name:{seq_w}}  ' + '  '.join(row) + flag)
     lines.append(rule)
     lines.append(f'{"mean":{seq_w}}  ' + '  '.join(cell(summary[n]['mean']) for n in names))
+    if starts:
+        lines.append(f'{"mean, first box":{seq_w}}  ' + '  '.join(
+            cell(summary[n].get('first_start')) for n in names))
     tags = sorted({t for n in names for t in summary[n]['tags']})
     for tag in tags:
         label = f'[{tag}]'

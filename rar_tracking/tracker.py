@@ -107,8 +107,6 @@ class RARTracker:
             if config.trunk == 'auto' else config.trunk
         self._channels_last = own_net
         self.net = self._own_network(config) if own_net else net.to(self.device).eval()
-        if self.device.type == 'cuda':
-            self.net.half_trunk = config.half_precision
         self.timer = SectionTimer(False, self.device)  # benchmark --profile switches it on
         # What runs the per-frame network: the torch module, or an ONNX Runtime session with the
         # same call signature, (crops, attention states) -> (phi^a, new states, maps).
@@ -131,9 +129,11 @@ class RARTracker:
                 if fallback.profile != config.profile:
                     self.net = self._own_network(fallback)
                 self.config = config = fallback
-        if config.backend == 'torch' and config.cuda_graphs and self.device.type == 'cuda':
-            from .model.cuda_graph import CudaGraphRunner
-            self.run_net = CudaGraphRunner(self.net)
+        if self.device.type == 'cuda':
+            self.net.half_trunk = config.half_precision
+            if config.backend == 'torch' and config.cuda_graphs:
+                from .model.cuda_graph import CudaGraphRunner
+                self.run_net = CudaGraphRunner(self.net)
         side = probe_feature_size(self.net, config.crop)  # also warms up
         self.feature_size = (side, side)
         self.stride = self.net.output_stride
@@ -151,8 +151,6 @@ class RARTracker:
         net.trunk.fold_batchnorm()
         net.trunk.to(memory_format=torch.channels_last)
         net.refinement.skip_identities()  # untrained refinement: identities, skipped
-        if self.device.type == 'cuda':
-            net.half_trunk = config.half_precision
         return net
 
     def _prepare_filter_constants(self) -> None:

@@ -132,7 +132,7 @@ def _load_sequences(args, parser):
         try:
             sequences = [c for s in sequences
                          for c in [s, *perturbed_starts(s, args.starts, args.start_shift)]]
-        except (ValueError, SequenceError) as exc:
+        except ValueError as exc:  # SequenceError included
             parser.error(f'--starts: {exc}')
         groups.update({s.name: groups.get(s.meta['start_of']) for s in sequences
                        if 'start_of' in s.meta})

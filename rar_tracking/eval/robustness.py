@@ -17,6 +17,8 @@ May import: numpy and :mod:`rar_tracking.data`.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..data import Sequence
@@ -26,6 +28,12 @@ PERTURBATIONS = ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0,
                  (1, 1, 0), (-1, -1, 0))
 MAX_STARTS = len(PERTURBATIONS)
 SEPARATOR = '~'  # a copy of sequence 'Girl' started from perturbation k is named 'Girl~k'
+_COPY_NAME = re.compile(re.escape(SEPARATOR) + r'\d+$')
+
+
+def is_started_copy(name: str) -> bool:
+    """Whether ``name`` is that of a copy made by :func:`perturbed_starts`."""
+    return bool(_COPY_NAME.search(name))
 
 
 def perturbed_starts(sequence: Sequence, count: int, fraction: float = 0.05) -> list[Sequence]:

@@ -25,6 +25,7 @@ import numpy as np
 from ..data.sequences import Sequence
 from .classes import sequence_classes
 from .metrics import SequenceScore, aggregate, aggregate_by_tag, evaluate_sequence
+from .robustness import is_started_copy
 from .trackers import Tracker
 
 
@@ -120,9 +121,6 @@ def run_benchmark(sequences: list[Sequence], trackers: list[Tracker], *,
     return out
 
 
-STARTED_COPY = re.compile(r'~\d+$')  # a sequence run from a perturbed first box (robustness.py)
-
-
 def summarize(records: dict[str, dict[str, TrackRecord]]) -> dict[str, dict]:
     """Per tracker: per-sequence scores, the mean over sequences, per-tag means, errors."""
     summary = {}
@@ -132,8 +130,8 @@ def summarize(records: dict[str, dict[str, TrackRecord]]) -> dict[str, dict]:
             'mean': aggregate(scores),
             # with eval --starts: the mean of the runs from the ground-truth box alone
             **({'first_start': aggregate([r.score for seq, r in per_seq.items()
-                                          if not STARTED_COPY.search(seq)])}
-               if any(STARTED_COPY.search(seq) for seq in per_seq) else {}),
+                                          if not is_started_copy(seq)])}
+               if any(is_started_copy(seq) for seq in per_seq) else {}),
             'tags': aggregate_by_tag(scores),
             'sequences': {s.name: s.as_dict() for s in scores},
             'errors': {seq: r.error for seq, r in per_seq.items() if r.error},

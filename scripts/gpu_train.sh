@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Train the heads of several profiles at once on one GPU, on packed real training data.
+#   scripts/gpu_train.sh OUT_DIR DATA_DIR [PROFILE ...]      (default profiles: full balanced fast)
+# DATA_DIR: the training sequences made by scripts/pack_training_data.py (the 29 training
+# sequences of ../shared/data/train, validation ones excluded); validation during training
+# uses the generated clips of config/train_heads.yaml only (the real validation sequences are
+# judged afterwards by tracking them, python -m rar_tracking.eval).
+# Every run is config/train_heads.yaml with its profile and the settings of the CPU runs of
+# docs/training.md (8 epochs of 1500 clips, batch 8), without the feature cache (on a GPU the
+# trunk is cheap and every epoch draws new clips). The runs share the GPU; each gets WORKERS
+# data workers (default 4). OUT_DIR/<profile>/ receives the light part of each run folder
+# (config, metrics, summary, exported weights, the command and its log); checkpoints stay.
+# Environment: PYTHON (default python3), DEVICE (default cuda), EXTRA (more --set options for
+# every run), MAX_STEPS (stop early, for a dry run), LIMIT (seconds per run, default 540).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT_DIR=${1:?usage: scripts/gpu_train.sh OUT_DIR DATA_DIR [PROFILE ...]}
+DATA_DIR=$(realpath "${2:?usage: scripts/gpu_train.sh OUT_DIR DATA_DIR [PROFILE ...]}")
+shift 2
+PROFILES=("$@")
+[ ${#PROFILES[@]} -eq 0 ] && PROFILES=(full balanced fast)
+PY=${PYTHON:-python3}
+DEVICE=${DEVICE:-cuda}
+WORKERS=${WORKERS:-4}
+LIMIT=${LIMIT:-540}
+export PYTHONUNBUFFERED=1 PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}"
+mkdir -p "$OUT_DIR"
+runs=$(mktemp -d)
+pids=()
+for p in "${PROFILES[@]}"; do
+  cmd=("$PY" -m rar_tracking.train --config config/train_heads.yaml --out "$runs/$p"
+       --device "$DEVICE" --quiet --set tracker.profile="$p"
+       --set "data.train=[{kind: benchmark, path: '$DATA_DIR', weight: 3.0},
+              {kind: synthetic, count: 48, num_frames: 60, size: [320, 240], seed: 1000, weight: 1.0}]"
+       --set "data.val=[{kind: synthetic, count: 12, num_frames: 60, size: [320, 240], seed: 2000}]"
+       --set optim.epochs=8 --set optim.samples_per_epoch=1500 --set optim.batch_size=8
+       --set runtime.num_workers="$WORKERS" --set runtime.val_samples=96
+       --set runtime.log_every=25 ${MAX_STEPS:+--max-steps "$MAX_STEPS"} ${EXTRA:-})
+  mkdir -p "$OUT_DIR/$p"
+  printf '%q ' "${cmd[@]}" > "$OUT_DIR/$p/command.txt"
+  echo "== $p: started $(date -u +%T)"
+  timeout "$LIMIT" "${cmd[@]}" > "$OUT_DIR/$p/train.log" 2>&1 &
+  pids+=($!)
+done
+status=0
+for i in "${!PROFILES[@]}"; do
+  p=${PROFILES[$i]}
+  wait "${pids[$i]}"; rc=$?
+  echo "== $p: exit $rc $(date -u +%T)"
+  [ $rc -ne 0 ] && status=1 && tail -20 "$OUT_DIR/$p/train.log"
+  for f in config.yaml metrics.jsonl summary.json rar_weights.safetensors command.txt; do
+    [ -f "$runs/$p/$f" ] && cp "$runs/$p/$f" "$OUT_DIR/$p/run_$f"
+  done
+done
+nvidia-smi --query-gpu=name,memory.used --format=csv 2>/dev/null || true
+exit $status

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the heads of several profiles at once on one GPU, on packed real training data.
 #   scripts/gpu_train.sh OUT_DIR DATA_DIR [PROFILE ...]      (default profiles: full balanced fast)
-# DATA_DIR: the training sequences made by scripts/pack_training_data.py (the 29 training
+# DATA_DIR: the training sequences made by python -m rar_tracking.train.pack (the 29 training
 # sequences of ../shared/data/train, validation ones excluded); validation during training
 # uses the generated clips of config/train_heads.yaml only (the real validation sequences are
 # judged afterwards by tracking them, python -m rar_tracking.eval).

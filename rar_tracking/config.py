@@ -171,6 +171,12 @@ class TrackerConfig:
         0.0, 'smallest side of the search square in image pixels (0: none); a 9 px target at '
         'search_area_factor 3 gets a 27 px window, which a third of its motion per frame '
         'leaves', unit='px', lo=0.0, hi=4096.0)
+    recentre: float = _param(
+        0.0, 'search the frame again from a crop centred where the target was found when it '
+        'was found farther than this fraction of the search side from the crop centre (0: '
+        'never); the cosine window weighs a target near the crop border unevenly and pulls '
+        'the peak back towards the old position, so a fast target is found short and its '
+        'template learned off-centre', lo=0.0, hi=0.5, dynamic=True)
     motion_prior: bool = _param(
         False, 'centre the search on a constant-velocity prediction of the centre (image '
         'pixels, reset by initialize) and choose between the top peaks with a Gaussian prior '

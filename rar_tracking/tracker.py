@@ -25,7 +25,9 @@ Issue 14's mechanisms, each off by default unless docs/evaluation.md shows it ke
 square of at least ``min_search_px`` image pixels (:mod:`rar_tracking.search`); a
 constant-velocity prediction of the centre on which the crops are centred and which decides
 between the response's top peaks (:mod:`rar_tracking.motion`); a LOST search that grows
-(``lost_search_growth``) and covers the whole frame after ``redetect_after`` LOST frames.
+(``lost_search_growth``) and covers the whole frame after ``redetect_after`` LOST frames; a
+second search from a crop centred on the estimate when the target was found far from the
+crop centre (``recentre``).
 """
 from __future__ import annotations
 
@@ -311,12 +313,19 @@ class RARTracker:
                                            c.motion_sigma * math.sqrt(st.size[0] * st.size[1])
                                            / cell_px)
             dy, dx = subpixel_offset(response[best], iy, ix)
+        # the chosen crop: its centre, features and the attention state it leaves
+        crop_center, phi = centers[best], phi[best:best + 1]
+        new_states = [s.select(best) for s in new_states]
+        if (c.recentre > 0 and not lost and math.isfinite(peak)
+                and math.hypot(dy, dx) * cell_px > c.recentre * sides[best]):
+            crop_center, phi, new_states, peak, psr, dy, dx = self._recentre(
+                image, w_hat, crop_center, sides[best], dy, dx, cell_px)
         confidence = float(np.clip(peak / st.peak_ref, 0.0, 1.0)) if math.isfinite(peak) else 0.0
 
         found = confidence >= (c.recover_threshold if lost else c.lost_threshold)
         if found:
             old = st.center
-            self._move((centers[best][0] + dx * cell_px, centers[best][1] + dy * cell_px),
+            self._move((crop_center[0] + dx * cell_px, crop_center[1] + dy * cell_px),
                        1.0 if lost else self.scale_factors[best], width, height)
             if lost:
                 st.motion.reset()
@@ -326,9 +335,9 @@ class RARTracker:
                 with self.timer.section('filter update (Eq. 10)'):
                     # the memory follows the next crop's centre, in this crop's cells
                     nxt = self._search_center(width, height)
-                    mem = ((nxt[1] - centers[best][1]) / cell_px,
-                           (nxt[0] - centers[best][0]) / cell_px)
-                    self._learn(phi[best:best + 1], dy, dx, new_states, best, mem)
+                    mem = ((nxt[1] - crop_center[1]) / cell_px,
+                           (nxt[0] - crop_center[0]) / cell_px)
+                    self._learn(phi, dy, dx, new_states, mem)
         else:
             st.misses += 1
             st.motion.missed()
@@ -344,6 +353,30 @@ class RARTracker:
         st.last = result
         st.last_image = image.copy()  # the caller may reuse its buffer
         return result
+
+    def _recentre(self, image, w_hat, center, side: float, dy: float, dx: float,
+                  cell_px: float):
+        """The second look of ``recentre``: one crop of the chosen scale centred where the
+        first search found the target, searched again with the same filter and attention state.
+
+        With the target near the crop border, the cosine window (Eq. 11 is computed on
+        windowed features) attenuates its far side more than its near side, which biases the
+        peak towards the crop centre, i.e. the old position; the same frame seen from a crop
+        centred on the estimate has the target near the centre, where the window is flat, and
+        its features, learned as the next template (Eq. 10), need no zero-filled shift. Returns
+        the new crop's centre, features (1, C, h, w), attention states, peak, PSR and the
+        sub-cell displacement (dy, dx) from its centre; the scale stays the first search's."""
+        st = self._state
+        new_center = (center[0] + dx * cell_px, center[1] + dy * cell_px)
+        phi, new_states = self._features(image, [new_center], [side], self.config.crop,
+                                         st.attention)
+        with self.timer.section('response (Eq. 11) and copy to host'):
+            response = correlation_response(w_hat, phi * self.window).float().cpu()
+        with self.timer.section('peak, PSR and scale choice'):
+            peaks, idx, psrs = peak_and_psr(response)
+            iy, ix = idx[0].tolist()
+            dy2, dx2 = subpixel_offset(response[0], iy, ix)
+        return new_center, phi, new_states, float(peaks[0]), float(psrs[0]), dy2, dx2
 
     def _search_plan(self, width: int, height: int
                      ) -> tuple[list[tuple[float, float]], list[float], list[float]]:
@@ -384,8 +417,7 @@ class RARTracker:
         st.misses, st.status, st.lost_count, st.lost_cursor = 0, TrackState.TRACKING, 0, 0
 
     def _learn(self, phi: torch.Tensor, dy: float, dx: float,
-               new_states: list[AttentionState], best: int,
-               memory_shift: tuple[float, float]) -> None:
+               new_states: list[AttentionState], memory_shift: tuple[float, float]) -> None:
         """Add the re-centred template of this frame to the set; advance the attention memory.
 
         The memory moves with the target: the ConvLSTM's h and c were computed on a crop
@@ -403,7 +435,7 @@ class RARTracker:
         st.templates.first_weight = c.first_template_weight
         st.templates.add(terms, c.learning_rate)
         strides = self.net.trunk.strides
-        st.attention = [s.select(best).shifted(int(round(my * self.stride / k)),
+        st.attention = [s.shifted(int(round(my * self.stride / k)),
                                                int(round(mx * self.stride / k)))
                         for s, k in zip(new_states, strides)]
 

@@ -134,3 +134,25 @@ def test_velocity_is_reset_by_initialize(config):
     assert tracker._state.motion.vx != 0.0
     tracker.initialize(seq.frame(5), seq.gt[5])
     assert (tracker._state.motion.vx, tracker._state.motion.vy) == (0.0, 0.0)
+
+
+def test_recentre_removes_the_windows_pull_towards_the_old_position(config):
+    # a 28 px object 22 px (a quarter of its 84 px search side) from where it was: the cosine
+    # window weighs its near side more, and one search finds it short of where it is
+    errors = {}
+    for recentre in (0.0, 0.125):
+        found = []
+        for seed in range(3):
+            seq = fast_small_target(num_frames=2, seed=seed, target_size=(28, 28), speed=22.0)
+            tracker = RARTracker(config.replace(recentre=recentre))
+            tracker.initialize(seq.frame(0), seq.gt[0])
+            box = tracker.track(seq.frame(1)).box
+            truth = Box(*seq.gt[1])
+            moved = np.subtract(truth.center, Box(*seq.gt[0]).center)
+            error = np.subtract(box.center, truth.center)
+            found.append((np.linalg.norm(error), float(error @ moved) / np.linalg.norm(moved)))
+        errors[recentre] = np.array(found)
+    one_look, two_looks = errors[0.0], errors[0.125]
+    assert (one_look[:, 1] < -0.5).all()  # short of the target, along its motion
+    assert (two_looks[:, 0] < 0.5 * one_look[:, 0]).all()
+    assert (two_looks[:, 0] < 1.0).all()

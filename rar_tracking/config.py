@@ -138,7 +138,8 @@ class TrackerConfig:
         "crop's cosine window, as in plain CF trackers)", lo=0.0, hi=8.0)
     label_sigma: float = _param(
         0.15, 'std of the Gaussian label y relative to the target size (chosen on the '
-        'validation split, docs/evaluation.md; the shipped trained heads were trained with 0.1)',
+        'validation split, docs/evaluation.md; the shipped balanced heads were trained with it, '
+        'the fast ones with 0.1)',
         lo=0.01, hi=1.0)
     learning_rate: float = _param(
         0.012, 'online filter learning rate: the weight beta_t of the newest template',

@@ -142,3 +142,25 @@ def test_iou_exactly_on_a_threshold():
     assert score.mean_iou == 0.5
     assert score.auc == pytest.approx(11 / 21)  # thresholds 0 .. 0.5
     assert score.auc_otb == pytest.approx(10 / 21)  # the toolkit's IoU > 0.5 fails at 0.5
+
+
+def test_overlap_split_separates_centre_from_size_errors():
+    from rar_tracking.eval.overlap_split import overlap_split
+    gt = np.array([[10, 10, 20, 40]] * 5, float)
+    gt[3] = np.nan  # not scored
+    shifted = gt + [6, 0, 0, 0]           # right size, centre 6 px off
+    grown = gt + [-5, -10, 10, 20]        # right centre, 1.5x the size
+    squashed = gt + [-10, 10, 20, -20]    # right centre and area, wrong aspect (40 x 20)
+    exact = overlap_split(gt, gt)
+    assert all(v == pytest.approx(1.0) for v in exact.values())
+    s = overlap_split(shifted, gt)
+    assert s['iou'] == pytest.approx(14 / 26) and s['true centre'] == pytest.approx(1.0)
+    assert s['true size'] == pytest.approx(14 / 26)
+    g = overlap_split(grown, gt)
+    assert g['iou'] == pytest.approx(1 / 2.25) and g['true size'] == pytest.approx(1.0)
+    assert g['true centre'] == pytest.approx(1 / 2.25)
+    q = overlap_split(squashed, gt)
+    assert q['iou'] < 0.5 and q['true centre + aspect'] == pytest.approx(1.0)
+    missing = shifted.copy()
+    missing[1:] = np.nan  # no box after the first frame: every column scores 0
+    assert all(v == 0.0 for v in overlap_split(missing, gt).values())

@@ -1,0 +1,89 @@
+"""Where a tracker's overlap is lost: in the centre or in the size of its boxes.
+
+``python -m rar_tracking.eval.overlap_split results/RUN`` reads the boxes an evaluation run
+wrote (``boxes/<tracker>/<sequence>.txt``) and the ground truth of the sequences it ran, and
+prints per tracker and sequence the mean IoU over the scored frames (1..N-1, visible target),
+and what it would be with the true centre and the tracked size (``true centre``), with the
+tracked centre and the true size (``true size``), and with the true centre, the tracked area
+and the true aspect ratio (``true centre + aspect``). A gap to ``true centre`` is
+localisation, a gap to ``true size`` is scale and aspect. Mean IoU is close to, not equal to,
+the success AUC of docs/evaluation.md (the AUC averages the success rate over thresholds).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise IoU of two N x 4 arrays of x, y, w, h boxes."""
+    x0, y0 = np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])
+    x1 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
+    y1 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def _centred(center: np.ndarray, size: np.ndarray) -> np.ndarray:
+    return np.concatenate([center - size / 2.0, size], axis=1)
+
+
+def overlap_split(boxes: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+    """Mean IoU of ``boxes`` against ``gt`` (N x 4 each, x, y, w, h) over frames 1.. whose
+    ground truth is finite, and with the centre, the size, or centre and aspect taken from
+    the ground truth. A frame without a box (NaN) scores 0 in every column."""
+    boxes, gt = np.asarray(boxes, float)[1:], np.asarray(gt, float)[1:]
+    keep = np.isfinite(gt).all(axis=1)
+    boxes, gt = boxes[keep], gt[keep]
+    missing = ~np.isfinite(boxes).all(axis=1)
+    boxes = np.where(missing[:, None], 0.0, boxes)
+    b_c, g_c = boxes[:, :2] + boxes[:, 2:] / 2, gt[:, :2] + gt[:, 2:] / 2
+    area = np.sqrt(np.clip(boxes[:, 2] * boxes[:, 3], 0, None) / (gt[:, 2] * gt[:, 3]))
+    columns = {
+        'iou': _iou(boxes, gt),
+        'true centre': _iou(_centred(g_c, boxes[:, 2:]), gt),
+        'true size': _iou(_centred(b_c, gt[:, 2:]), gt),
+        'true centre + aspect': _iou(_centred(g_c, gt[:, 2:] * area[:, None]), gt),
+    }
+    return {k: float(np.where(missing, 0.0, v).mean()) if len(v) else float('nan')
+            for k, v in columns.items()}
+
+
+def main(argv=None) -> int:
+    from ..data.layouts import load_dataset
+    from .classes import load_split
+
+    p = argparse.ArgumentParser(prog='python -m rar_tracking.eval.overlap_split',
+                                description=__doc__.split('\n\n')[0])
+    p.add_argument('run', type=Path, help='an evaluation output folder (results.json, boxes/)')
+    args = p.parse_args(argv)
+    settings = json.loads((args.run / 'results.json').read_text())['settings']
+    keep = set(load_split(settings['split'])) if settings.get('split') else None
+    truth = {}
+    for folder in settings['data'] or []:
+        for s in load_dataset(folder, None):
+            if keep is None or s.name in keep:
+                truth[s.name] = s.gt
+    names = ('iou', 'true centre', 'true size', 'true centre + aspect')
+    for tracker in sorted(d for d in (args.run / 'boxes').iterdir() if d.is_dir()):
+        print(f'{tracker.name}\n{"sequence":16s}' + ''.join(f'{n:>22s}' for n in names))
+        rows = []
+        for path in sorted(tracker.glob('*.txt')):
+            name = path.stem if path.stem in truth else path.stem.rsplit('_', 1)[0]
+            if name not in truth:
+                continue
+            row = overlap_split(np.loadtxt(path, delimiter=',', ndmin=2), truth[name])
+            rows.append(row)
+            print(f'{path.stem:16s}' + ''.join(f'{row[n]:22.3f}' for n in names))
+        if rows:
+            print(f'{"mean":16s}' + ''.join(f'{np.mean([r[n] for r in rows]):22.3f}'
+                                            for n in names) + '\n')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -193,6 +193,11 @@ class TrackerConfig:
         0.0, 'with motion_prior, move the search centre only while the smoothed velocity is '
         'at least this many standard deviations of its own frame-to-frame noise (0: always); '
         'a slow target whose estimate jitters keeps its crop where it is', lo=0.0, hi=100.0)
+    motion_min_speed: float = _param(
+        0.0, 'with motion_prior, move the search centre only while the smoothed velocity is at '
+        'least this fraction of the search side per frame (0: always); below a tenth of the '
+        "side the crop's cosine window still weighs the target's centre at 0.9 or more, so a "
+        'still crop loses nothing and a wrong prediction cannot move it', lo=0.0, hi=0.5)
     peak_candidates: int = _param(
         4, 'local maxima of the response the motion prior chooses from', lo=1, hi=32)
     lost_search_growth: float = _param(

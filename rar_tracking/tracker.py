@@ -399,11 +399,16 @@ class RARTracker:
 
     def _search_center(self, width: int, height: int) -> tuple[float, float]:
         """Where the next pyramid is centred: the last centre, or with ``motion_prior`` its
-        constant-velocity prediction (at most half a search side away)."""
-        st = self._state
-        if not self.config.motion_prior:
+        constant-velocity prediction (at most half a search side away; only while the velocity
+        reaches ``motion_min_speed`` of the side)."""
+        st, c = self._state, self.config
+        if not c.motion_prior:
             return st.center
-        return st.motion.predict(st.center, width, height, self._side(st.size) / 2.0)
+        side = self._side(st.size)
+        if c.motion_min_speed > 0 and math.hypot(st.motion.vx, st.motion.vy) < (
+                c.motion_min_speed * side):
+            return st.center
+        return st.motion.predict(st.center, width, height, side / 2.0)
 
     def _move(self, center: tuple[float, float], scale: float, width: int, height: int) -> None:
         """The target found at ``center`` (kept in the image) with the pyramid's ``scale``

@@ -156,3 +156,20 @@ def test_recentre_removes_the_windows_pull_towards_the_old_position(config):
     assert (one_look[:, 1] < -0.5).all()  # short of the target, along its motion
     assert (two_looks[:, 0] < 0.5 * one_look[:, 0]).all()
     assert (two_looks[:, 0] < 1.0).all()
+
+
+def test_a_minimum_speed_keeps_a_slow_targets_crop_still_and_lets_a_fast_one_move(config):
+    fast = fast_small_target(seed=1, speed=20.0, start_speed=6.0)
+    on, _ = ious(config, fast, motion_prior=True, motion_min_speed=0.1)
+    assert np.nanmean(on[-5:]) > 0.7  # 6-20 px per frame of a 36 px side: the crop moves
+    slow = fast_small_target(seed=2, speed=1.5, target_size=(24, 24))
+    for changes, moved in ((dict(motion_prior=True), True),
+                           (dict(motion_prior=True, motion_min_speed=0.1), False)):
+        tracker = RARTracker(config.replace(**changes))
+        tracker.initialize(slow.frame(0), slow.gt[0])
+        for i in range(1, 6):
+            tracker.track(slow.frame(i))
+        st = tracker._state
+        centre = tracker._search_center(*st.image_size)
+        # 1.5 px per frame is under a tenth of the 72 px side: the crop stays on the last centre
+        assert (centre != st.center) == moved

@@ -441,6 +441,6 @@ class RARTracker:
         st.templates.add(terms, c.learning_rate)
         strides = self.net.trunk.strides
         st.attention = [s.shifted(int(round(my * self.stride / k)),
-                                               int(round(mx * self.stride / k)))
+                                  int(round(mx * self.stride / k)))
                         for s, k in zip(new_states, strides)]
 

@@ -8,8 +8,10 @@
 # Every run is config/train_heads.yaml with its profile and the settings of the CPU runs of
 # docs/training.md (8 epochs of 1500 clips, batch 8), without the feature cache (on a GPU the
 # trunk is cheap and every epoch draws new clips). The runs share the GPU; each gets WORKERS
-# data workers (default 4). OUT_DIR/<profile>/ receives the light part of each run folder
-# (config, metrics, summary, exported weights, the command and its log); checkpoints stay.
+# data workers (default 4). OUT_DIR receives the light part of each run folder (config,
+# metrics, summary, exported weights, the command and its log; checkpoints stay) as
+# <profile>.tgz.aa, .ab, ... (parts of at most 15 MiB: the device tool returns at most 8 files
+# of 16 MiB); unpack with  cat OUT_DIR/<profile>.tgz.* | tar xzf - -C runs/NAME
 # Environment: PYTHON (default python3), DEVICE (default cuda), EXTRA (more --set options for
 # every run), MAX_STEPS (stop early, for a dry run), LIMIT (seconds per run, default 540).
 set -uo pipefail
@@ -36,10 +38,10 @@ for p in "${PROFILES[@]}"; do
        --set optim.epochs=8 --set optim.samples_per_epoch=1500 --set optim.batch_size=8
        --set runtime.num_workers="$WORKERS" --set runtime.val_samples=96
        --set runtime.log_every=25 ${MAX_STEPS:+--max-steps "$MAX_STEPS"} ${EXTRA:-})
-  mkdir -p "$OUT_DIR/$p"
-  printf '%q ' "${cmd[@]}" > "$OUT_DIR/$p/command.txt"
+  mkdir -p "$runs/$p"
+  printf '%q ' "${cmd[@]}" > "$runs/$p.command.txt"
   echo "== $p: started $(date -u +%T)"
-  timeout "$LIMIT" "${cmd[@]}" > "$OUT_DIR/$p/train.log" 2>&1 &
+  timeout "$LIMIT" "${cmd[@]}" > "$runs/$p.train.log" 2>&1 &
   pids+=($!)
 done
 status=0
@@ -47,10 +49,15 @@ for i in "${!PROFILES[@]}"; do
   p=${PROFILES[$i]}
   wait "${pids[$i]}"; rc=$?
   echo "== $p: exit $rc $(date -u +%T)"
-  [ $rc -ne 0 ] && status=1 && tail -20 "$OUT_DIR/$p/train.log"
-  for f in config.yaml metrics.jsonl summary.json rar_weights.safetensors command.txt; do
-    [ -f "$runs/$p/$f" ] && cp "$runs/$p/$f" "$OUT_DIR/$p/run_$f"
+  [ $rc -ne 0 ] && status=1
+  tail -n 3 "$runs/$p.train.log"
+  [ -f "$runs/$p/command.txt" ] || cp "$runs/$p.command.txt" "$runs/$p/command.txt"
+  cp "$runs/$p.train.log" "$runs/$p/train.log"
+  files=()
+  for f in config.yaml metrics.jsonl summary.json rar_weights.safetensors command.txt train.log; do
+    [ -f "$runs/$p/$f" ] && files+=("$f")
   done
+  tar czf - -C "$runs/$p" "${files[@]}" | split -b 15M - "$OUT_DIR/$p.tgz."
 done
 nvidia-smi --query-gpu=name,memory.used --format=csv 2>/dev/null || true
 exit $status

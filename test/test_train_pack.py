@@ -4,13 +4,14 @@ import math
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from rar_tracking.data.layouts import load_manifest
 from rar_tracking.data.synthetic import make_sequence
 from rar_tracking.geometry import Geometry
 from rar_tracking.train.data import AugmentSettings, ClipDataset, ClipSampler, ClipSettings
-from rar_tracking.train.pack import main, pack
+from rar_tracking.train.pack import main, margin_for, pack
 
 GEOMETRY = Geometry(crop_size=97, feature_size=13, search_area_factor=3.0, label_sigma=0.15,
                     min_size=4.0, num_context=4, context_offset=1.0, lambda1=1e-4, lambda2=0.1)
@@ -46,6 +47,10 @@ def test_packed_sequences_give_the_same_clips_and_only_keep_pixels_near_the_targ
     assert pack(tmp_path / 'src', tmp_path / 'packed') == ['small', 'occluded']
     assert main([str(tmp_path / 'src'), str(tmp_path / 'only'), '--exclude', 'occluded']) == 0
     assert [s.name for s in load_manifest(tmp_path / 'only')] == ['small']
+    # the CLI reads the reach from the training configuration: the same pixels as pack()'s
+    assert margin_for(3.0, 0.4, 0.1) == pytest.approx(2.05)
+    packed_small = load_manifest(tmp_path / 'packed', ['small'])[0]
+    assert np.array_equal(load_manifest(tmp_path / 'only')[0].frame(3), packed_small.frame(3))
 
     for original, packed in zip(_clips(tmp_path / 'src'), _clips(tmp_path / 'packed')):
         assert original['sequence'] == packed['sequence']
@@ -57,7 +62,7 @@ def test_packed_sequences_give_the_same_clips_and_only_keep_pixels_near_the_targ
     small = load_manifest(tmp_path / 'packed', ['small'])[0]
     image = small.frame(0)
     x, y, w, h = small.gt[0]
-    reach = 2.2 * math.sqrt(w * h) + 4.0
+    reach = margin_for(3.0, 0.4, 0.1) * math.sqrt(w * h) + 4.0
     far = image[:, int(x + w / 2 + reach) + 2:]
     assert far.size and (far == 128).all()  # grey beyond the reach
     assert (image[int(y):int(y + h), int(x):int(x + w)] != 128).any()  # the target is kept

@@ -14,11 +14,12 @@ visible target (a NaN row) are never used by training and become all grey.
 
 Usage:
   python -m rar_tracking.train.pack ../shared/data/train .gpudata/train \
-      [--exclude S1001,DragonBaby,...] [--quality 85]
+      [--exclude S1001,DragonBaby,...] [--config config/train_heads.yaml] [--quality 85]
 
-The reach is ``margin * max(sqrt(w h), min_size)`` + 4 px, with margin 2.2 by default:
-1.5 * 1.1 (half the largest search side with search_area_factor 3 and scale jitter 0.1)
-+ 0.4 (the largest shift) = 2.05, rounded up. Pass ``--margin`` for other training settings.
+The reach is ``margin * max(sqrt(w h), min_size)`` + 4 px (bilinear interpolation and
+rounding), with ``margin = search_area_factor * (1 + augment.scale) / 2 + augment.shift``
+taken from the training configuration (:func:`margin_for`): 3 * 1.1 / 2 + 0.4 = 2.05 for
+``config/train_heads.yaml``. Pack again when those settings change.
 """
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ from ..data.layouts import list_images, load_manifest
 from ..data.sequences import SequenceError
 
 
+HEADS_CONFIG = Path(__file__).resolve().parents[2] / 'config' / 'train_heads.yaml'
+
+
+def margin_for(search_area_factor: float, shift: float, scale: float) -> float:
+    """How far from the box centre, in target sizes sqrt(w h), a training crop can reach per
+    axis: half the largest search side plus the largest centre shift."""
+    return search_area_factor * (1.0 + scale) / 2.0 + shift
+
+
 def keep_mask(height: int, width: int, box, margin: float, min_size: float) -> np.ndarray:
     """Boolean (H, W) mask of the square of half side ``reach`` around the box centre."""
     mask = np.zeros((height, width), dtype=bool)
@@ -52,7 +62,7 @@ def keep_mask(height: int, width: int, box, margin: float, min_size: float) -> n
     return mask
 
 
-def pack_sequence(src_root: Path, dst_root: Path, entry: dict, margin: float = 2.2,
+def pack_sequence(src_root: Path, dst_root: Path, entry: dict, margin: float = 2.05,
                   min_size: float = 4.0, quality: int = 85) -> None:
     """Write the packed copy of one manifest entry's frames and ground truth under dst_root.
 
@@ -76,7 +86,7 @@ def pack_sequence(src_root: Path, dst_root: Path, entry: dict, margin: float = 2
                     [cv2.IMWRITE_JPEG_QUALITY, quality])
 
 
-def pack(src: Path, dst: Path, exclude=(), margin: float = 2.2, min_size: float = 4.0,
+def pack(src: Path, dst: Path, exclude=(), margin: float = 2.05, min_size: float = 4.0,
          quality: int = 85) -> list[str]:
     """Pack every sequence of the manifest folder ``src`` not in ``exclude`` into ``dst``;
     the names packed."""
@@ -95,12 +105,17 @@ def main(argv=None) -> int:
     parser.add_argument('src', type=Path, help='a folder with manifest.json')
     parser.add_argument('dst', type=Path)
     parser.add_argument('--exclude', default='', help='comma-separated sequence names to leave out')
-    parser.add_argument('--margin', type=float, default=2.2)
-    parser.add_argument('--min-size', type=float, default=4.0)
+    parser.add_argument('--config', type=Path, default=HEADS_CONFIG,
+                        help='the training configuration whose crops the packed data must hold '
+                             '(search_area_factor, min_size, augment.shift and .scale)')
     parser.add_argument('--quality', type=int, default=85)
     args = parser.parse_args(argv)
-    names = pack(args.src, args.dst, [n for n in args.exclude.split(',') if n], args.margin,
-                 args.min_size, args.quality)
+    from .config import load_config
+    cfg = load_config(args.config)
+    tracker = cfg.tracker_config
+    margin = margin_for(tracker.search_area_factor, cfg.augment.shift, cfg.augment.scale)
+    names = pack(args.src, args.dst, [n for n in args.exclude.split(',') if n], margin,
+                 tracker.min_size, args.quality)
     size = sum(p.stat().st_size for p in args.dst.rglob('*') if p.is_file())
     print(f'{len(names)} sequences packed into {args.dst}: {size / 2**20:.1f} MiB')
     return 0

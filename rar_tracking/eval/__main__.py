@@ -81,7 +81,7 @@ def _load_sequences(args, parser):
 
     names = [n.strip() for n in args.sequences.split(',') if n.strip()] if args.sequences \
         else None
-    from .classes import SPLITS_FILE, load_split
+    from .classes import SPLITS_FILE, in_split, load_split
 
     split = None
     if args.split:
@@ -98,8 +98,9 @@ def _load_sequences(args, parser):
         except SequenceError as exc:
             parser.error(str(exc))
         group = Path(folder).resolve().name
-        if split is not None and any(s.name in split for s in found):
-            found = [s for s in found if s.name in split]
+        kept = in_split(found, split)
+        if kept is not found:
+            found = kept
             used.update(s.name for s in found)
             group += f' [{args.split}]'
         groups.update({s.name: group for s in found})

@@ -65,6 +65,15 @@ def load_split(name: str, path: str | Path = SPLITS_FILE) -> list[str]:
     return names
 
 
+def in_split(sequences: list, split) -> list:
+    """The sequences of one data folder that ``split`` (names, or None) keeps: those it names
+    where the folder holds any of them, else all (a split names sequences of one folder, and
+    other folders of the same run are taken whole)."""
+    if split is not None and any(s.name in split for s in sequences):
+        return [s for s in sequences if s.name in split]
+    return sequences
+
+
 def class_table(scores_by_group: dict[str, dict[str, list]], trackers: list[str]) -> dict:
     """``{group: {class or 'overall': {tracker: aggregate}}}`` from
     ``{group: {tracker: [(SequenceScore, classes)]}}``; classes with no sequence are left out."""

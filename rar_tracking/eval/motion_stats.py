@@ -32,7 +32,7 @@ def motion_table(sequences, factor: float = 3.0) -> list[dict]:
 
 def main(argv=None) -> int:
     from ..data.layouts import load_dataset
-    from .classes import load_split
+    from .classes import in_split, load_split
 
     p = argparse.ArgumentParser(prog='python -m rar_tracking.eval.motion_stats',
                                 description=__doc__.split('\n\n')[0])
@@ -43,10 +43,7 @@ def main(argv=None) -> int:
     keep = set(load_split(args.split)) if args.split else None
     sequences = []
     for folder in args.data:
-        found = load_dataset(folder, None)
-        if keep and any(s.name in keep for s in found):
-            found = [s for s in found if s.name in keep]
-        sequences += found
+        sequences += in_split(load_dataset(folder, None), keep)
     print(f'{"sequence":12s} {"image":>9s} {"size0":>6s} {"min":>5s} {"side0":>6s} '
           f'{"move med":>8s} {"p95":>5s} {"max":>5s}  {"/side p95":>9s} {"max":>5s}')
     for r in motion_table(sequences, args.factor):

@@ -17,15 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise IoU of two N x 4 arrays of x, y, w, h boxes."""
-    x0, y0 = np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])
-    x1 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
-    y1 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+from ..boxes import as_boxes, iou
 
 
 def _centred(center: np.ndarray, size: np.ndarray) -> np.ndarray:
@@ -36,26 +28,26 @@ def overlap_split(boxes: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     """Mean IoU of ``boxes`` against ``gt`` (N x 4 each, x, y, w, h) over frames 1.. whose
     ground truth is finite, and with the centre, the size, or centre and aspect taken from
     the ground truth. A frame without a box (NaN) scores 0 in every column."""
-    boxes, gt = np.asarray(boxes, float)[1:], np.asarray(gt, float)[1:]
+    boxes, gt = as_boxes(boxes)[1:], as_boxes(gt)[1:]
     keep = np.isfinite(gt).all(axis=1)
     boxes, gt = boxes[keep], gt[keep]
-    missing = ~np.isfinite(boxes).all(axis=1)
-    boxes = np.where(missing[:, None], 0.0, boxes)
+    # a missing (NaN) box stays NaN in every variant below, and iou() scores it 0
     b_c, g_c = boxes[:, :2] + boxes[:, 2:] / 2, gt[:, :2] + gt[:, 2:] / 2
     area = np.sqrt(np.clip(boxes[:, 2] * boxes[:, 3], 0, None) / (gt[:, 2] * gt[:, 3]))
     columns = {
-        'iou': _iou(boxes, gt),
-        'true centre': _iou(_centred(g_c, boxes[:, 2:]), gt),
-        'true size': _iou(_centred(b_c, gt[:, 2:]), gt),
-        'true centre + aspect': _iou(_centred(g_c, gt[:, 2:] * area[:, None]), gt),
+        'iou': iou(boxes, gt),
+        'true centre': iou(_centred(g_c, boxes[:, 2:]), gt),
+        'true size': iou(_centred(b_c, gt[:, 2:]), gt),
+        'true centre + aspect': iou(_centred(g_c, gt[:, 2:] * area[:, None]), gt),
     }
-    return {k: float(np.where(missing, 0.0, v).mean()) if len(v) else float('nan')
-            for k, v in columns.items()}
+    return {k: float(v.mean()) if len(v) else float('nan') for k, v in columns.items()}
 
 
 def main(argv=None) -> int:
     from ..data.layouts import load_dataset
-    from .classes import load_split
+    from .classes import in_split, load_split
+    from .robustness import MAX_STARTS, SEPARATOR
+    from .run import safe_name
 
     p = argparse.ArgumentParser(prog='python -m rar_tracking.eval.overlap_split',
                                 description=__doc__.split('\n\n')[0])
@@ -63,20 +55,19 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     settings = json.loads((args.run / 'results.json').read_text())['settings']
     keep = set(load_split(settings['split'])) if settings.get('split') else None
-    truth = {}
+    truth = {}  # by the file name eval gave each sequence and each of its started copies
     for folder in settings['data'] or []:
-        for s in load_dataset(folder, None):
-            if keep is None or s.name in keep:
-                truth[s.name] = s.gt
+        for s in in_split(load_dataset(folder, None), keep):
+            for name in [s.name] + [f'{s.name}{SEPARATOR}{k}' for k in range(1, MAX_STARTS + 1)]:
+                truth[safe_name(name)] = s.gt  # frame 0, where copies differ, is not scored
     names = ('iou', 'true centre', 'true size', 'true centre + aspect')
     for tracker in sorted(d for d in (args.run / 'boxes').iterdir() if d.is_dir()):
         print(f'{tracker.name}\n{"sequence":16s}' + ''.join(f'{n:>22s}' for n in names))
         rows = []
         for path in sorted(tracker.glob('*.txt')):
-            name = path.stem if path.stem in truth else path.stem.rsplit('_', 1)[0]
-            if name not in truth:
+            if path.stem not in truth:
                 continue
-            row = overlap_split(np.loadtxt(path, delimiter=',', ndmin=2), truth[name])
+            row = overlap_split(np.loadtxt(path, delimiter=',', ndmin=2), truth[path.stem])
             rows.append(row)
             print(f'{path.stem:16s}' + ''.join(f'{row[n]:22.3f}' for n in names))
         if rows:

@@ -178,6 +178,17 @@ class TrackerConfig:
         'never); the cosine window weighs a target near the crop border unevenly and pulls '
         'the peak back towards the old position, so a fast target is found short and its '
         'template learned off-centre', lo=0.0, hi=0.5, dynamic=True)
+    colour_weight: float = _param(
+        0.0, 'weight a of a colour model in the choice of position: (1 - a) times the '
+        'response over its first-frame peak plus a times the mean likelihood, over a '
+        "target-sized box, that a pixel's colour is the target's (0: off); a colour histogram "
+        'ignores the layout the filter needs, so it holds a deforming target (Staple\'s idea)',
+        lo=0.0, hi=1.0, dynamic=True)
+    colour_bins: int = _param(
+        32, 'colour model bins per RGB channel', choices=(8, 16, 32, 64))
+    colour_lr: float = _param(
+        0.04, 'weight of a new frame in the colour histograms (frames the filter learns from)',
+        lo=0.0, hi=1.0, dynamic=True)
     motion_prior: bool = _param(
         False, 'centre the search on a constant-velocity prediction of the centre (image '
         'pixels, reset by initialize) and choose between the top peaks with a Gaussian prior '

@@ -27,7 +27,8 @@ constant-velocity prediction of the centre on which the crops are centred and wh
 between the response's top peaks (:mod:`rar_tracking.motion`); a LOST search that grows
 (``lost_search_growth``) and covers the whole frame after ``redetect_after`` LOST frames; a
 second search from a crop centred on the estimate when the target was found far from the
-crop centre (``recentre``).
+crop centre (``recentre``); a colour model whose answer is merged with the response to choose
+the position (``colour_weight``, :mod:`rar_tracking.colour`).
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .colour import ColourModel
 from .config import TrackerConfig
 from .device import select_device
 from .errors import InvalidBoxError, InvalidImageError, NotInitializedError
@@ -78,13 +80,15 @@ class TrackerState:
     motion: ConstantVelocity | None = None  # the centre's velocity (motion_prior)
     lost_count: int = 0  # frames searched while LOST
     lost_cursor: int = 0  # where the LOST search goes on in its tiles
+    colour: ColourModel | None = None  # the target's colour histograms (colour_weight)
 
     def __deepcopy__(self, memo):
         return TrackerState(self.center, self.size, self.base_size, self.image_size,
                             [s.clone() for s in self.attention], self.templates.copy(),
                             self.peak_ref, self.status, self.misses, self.frame,
                             copy.deepcopy(self.last, memo), self.last_image,
-                            copy.copy(self.motion), self.lost_count, self.lost_cursor)
+                            copy.copy(self.motion), self.lost_count, self.lost_cursor,
+                            self.colour.copy() if self.colour is not None else None)
 
 
 class RARTracker:
@@ -274,7 +278,10 @@ class RARTracker:
         self._state = TrackerState(center, size, size, (width, height), attention, templates,
                                    peak_ref, last_image=image.copy(),
                                    motion=ConstantVelocity(self.config.motion_lr,
-                                                           gate=self.config.motion_gate))
+                                                           gate=self.config.motion_gate),
+                                   colour=ColourModel(self.config.colour_bins,
+                                                      self.config.colour_lr))
+        self._state.colour.learn(image, center, size, side, first=True)
         result = TrackResult(Box.from_center(*center, *size), TrackState.TRACKING, 1.0, peak_ref,
                              psr, 1.0, (time.perf_counter() - start) * 1e3)
         self._state.last = result
@@ -308,11 +315,16 @@ class RARTracker:
             peak, psr = float(peaks[best]), float(psrs[best])
             cell_px = self.geometry.cell_pixels(sides[best])
             iy, ix = idx[best].tolist()
+            choice = response[best]  # the map the position is read from
+            if c.colour_weight > 0 and not lost and math.isfinite(peak):
+                choice = self._with_colour(image, choice, centers[best], sides[best])
+                iy, ix = divmod(int(choice.argmax()), choice.shape[1])
             if c.motion_prior and not lost:  # the crop is centred on the prediction
-                peak, iy, ix = choose_peak(response[best], c.peak_candidates,
-                                           c.motion_sigma * math.sqrt(st.size[0] * st.size[1])
-                                           / cell_px)
-            dy, dx = subpixel_offset(response[best], iy, ix)
+                _, iy, ix = choose_peak(choice, c.peak_candidates,
+                                        c.motion_sigma * math.sqrt(st.size[0] * st.size[1])
+                                        / cell_px)
+            peak = float(response[best][iy, ix])  # confidence: the filter's own value there
+            dy, dx = subpixel_offset(choice, iy, ix)
         # the chosen crop: its centre, features and the attention state it leaves
         crop_center, phi = centers[best], phi[best:best + 1]
         new_states = [s.select(best) for s in new_states]
@@ -338,6 +350,9 @@ class RARTracker:
                     mem = ((nxt[1] - crop_center[1]) / cell_px,
                            (nxt[0] - crop_center[0]) / cell_px)
                     self._learn(phi, dy, dx, new_states, mem)
+                if c.colour_weight > 0:
+                    st.colour.rate = c.colour_lr
+                    st.colour.learn(image, st.center, st.size, self._side(st.size))
         else:
             st.misses += 1
             st.motion.missed()
@@ -353,6 +368,15 @@ class RARTracker:
         st.last = result
         st.last_image = image.copy()  # the caller may reuse its buffer
         return result
+
+    def _with_colour(self, image, response: torch.Tensor, center, side: float) -> torch.Tensor:
+        """The response (H, W) merged with the colour model's answer on the same crop:
+        ``(1 - a) * g / peak_ref + a * colour`` (a = ``colour_weight``), so that both are about
+        1 where the target is as well matched as on the first frame."""
+        st, a = self._state, self.config.colour_weight
+        colour = st.colour.response(image, center, side, self.config.crop, response.shape[-1],
+                                    self.stride, st.size)
+        return (1.0 - a) * response / st.peak_ref + a * torch.from_numpy(colour)
 
     def _recentre(self, image, w_hat, center, side: float, dy: float, dx: float,
                   cell_px: float):

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from rar_tracking import Box, TrackState
-from rar_tracking.data.scenarios import crossing_twin, fast_small_target, leave_and_reenter
+from rar_tracking.data.scenarios import (crossing_twin, fast_small_target, leave_and_reenter,
+                                         scrambled_target)
 from rar_tracking.motion import ConstantVelocity, choose_peak, top_peaks
 from rar_tracking.search import LOST_CROPS, lost_plan, search_side
 from rar_tracking.tracker import RARTracker
@@ -173,3 +174,16 @@ def test_a_minimum_speed_keeps_a_slow_targets_crop_still_and_lets_a_fast_one_mov
         centre = tracker._search_center(*st.image_size)
         # 1.5 px per frame is under a tenth of the 72 px side: the crop stays on the last centre
         assert (centre != st.center) == moved
+
+
+def test_colour_model_holds_a_target_whose_layout_changes(config):
+    # the target's tiles are shuffled anew every frame: its colours stay, the layout the
+    # filter's template learned does not; the colour answer keeps the box on it more tightly
+    for seed in range(3):
+        seq = scrambled_target(seed=seed)
+        off, _ = ious(config, seq)
+        on, tracker = ious(config, seq, colour_weight=0.3)
+        assert on.mean() > off.mean() + 0.04
+        assert on.min() > 0.5
+    state = tracker.get_state()  # the colour histograms travel with the state, as copies
+    assert state.colour.fg is not None and state.colour is not tracker._state.colour

@@ -124,3 +124,40 @@ def leave_and_reenter(num_frames: int = 40, size=(320, 240), seed: int = 0, *,
     return Sequence(f'leave-reenter-{seed}', _Frames(bg, [(patch, boxes)]),
                     _visible_gt(boxes, width, height), ['occlusion'], (width, height),
                     {'format': 'scenario', 'seed': seed, 'back_from': out_at + away})
+
+
+class _ScrambledFrames(_Frames):
+    """Like :class:`_Frames` for one object whose patch is cut in ``blocks`` x ``blocks``
+    tiles and the tiles shuffled anew on every frame: the same colours, another layout."""
+
+    def __init__(self, background: np.ndarray, patch: np.ndarray, boxes: np.ndarray,
+                 blocks: int, seed: int):
+        super().__init__(background, [(patch, boxes)])
+        self.blocks, self.seed = blocks, seed
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        patch, boxes = self.objects[0]
+        h, w = patch.shape[:2]
+        bh, bw = h // self.blocks, w // self.blocks
+        tiles = [patch[r * bh:(r + 1) * bh, c * bw:(c + 1) * bw]
+                 for r in range(self.blocks) for c in range(self.blocks)]
+        order = np.random.default_rng((self.seed, i % len(self))).permutation(len(tiles)) \
+            if i % len(self) else np.arange(len(tiles))
+        rows = [np.concatenate([tiles[order[r * self.blocks + c]] for c in range(self.blocks)], 1)
+                for r in range(self.blocks)]
+        scrambled = patch.copy()
+        scrambled[:bh * self.blocks, :bw * self.blocks] = np.concatenate(rows, 0)
+        return _Frames(self.background, [(scrambled, boxes)])[i]
+
+
+def scrambled_target(num_frames: int = 24, size=(320, 240), seed: int = 0, *,
+                     target_size=(32, 32), speed: float = 4.0, blocks: int = 4) -> Sequence:
+    """A target whose colours stay and whose layout does not: its patch is cut in ``blocks`` x
+    ``blocks`` tiles shuffled anew every frame (frame 0 unshuffled), moving right ``speed``
+    px per frame on a background of other colours; a stand-in for a deforming target."""
+    width, height = size
+    _, bg, patch = _scene(seed, size, target_size)
+    boxes = _line((width * 0.3, height / 2), (speed, 0.0), num_frames, target_size)
+    return Sequence(f'scrambled-{seed}', _ScrambledFrames(bg, patch, boxes, blocks, seed),
+                    _visible_gt(boxes, width, height), ['deformation'], (width, height),
+                    {'format': 'scenario', 'seed': seed, 'blocks': blocks})

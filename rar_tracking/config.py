@@ -178,6 +178,12 @@ class TrackerConfig:
         'never); the cosine window weighs a target near the crop border unevenly and pulls '
         'the peak back towards the old position, so a fast target is found short and its '
         'template learned off-centre', lo=0.0, hi=0.5, dynamic=True)
+    window_taper: float = _param(
+        1.0, 'fraction of each axis of the search features over which the window falls to '
+        'zero at the borders: 1 is the Hann window, less a Tukey window flat in the middle; '
+        "the Hann window weighs a target a quarter of the crop away at about 0.5, which lowers "
+        'its peak (and the confidence) and pulls it back towards the old position',
+        lo=0.0, hi=1.0)
     colour_weight: float = _param(
         0.0, 'weight a of a colour model in the choice of position: (1 - a) times the '
         'response over its first-frame peak plus a times the mean likelihood, over a '

@@ -164,7 +164,7 @@ class RARTracker:
         self.geometry = Geometry.from_config(c, fs[0], self.stride)
         self.label = gaussian_label(fs, self.geometry.sigma, device=self.device)
         self.label_hat = torch.fft.rfft2(self.label)
-        self.window = cosine_window(fs, device=self.device)
+        self.window = cosine_window(fs, taper=c.window_taper, device=self.device)
         self.scale_factors = [c.scale_step ** s for s in
                               range(-(c.num_scales // 2), c.num_scales // 2 + 1)]
 

@@ -184,3 +184,14 @@ def test_rfft2_equals_torch_fft_for_every_layout_and_size(shape):
 def test_rfft2_gradcheck_float64():
     x = torch.randn(2, 3, 7, 6, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: torch.view_as_real(rfft2(t)), (x,))
+
+
+def test_tukey_window_is_flat_in_the_middle_and_hann_at_full_taper():
+    hann = cosine_window((29, 29))
+    assert torch.allclose(cosine_window((29, 29), taper=1.0), hann)
+    assert torch.allclose(cosine_window((29, 29), taper=0.99999), hann, atol=1e-5)
+    tukey = cosine_window((29, 29), taper=0.5)[14]
+    assert (tukey[8:21] == 1.0).all()  # the central half is flat
+    assert tukey[0] < 0.1 and tukey[0] == tukey[-1]  # the borders are still damped
+    assert hann[14, 14 - 7] < 0.6 < tukey[14 - 7]  # a quarter crop off: ~0.5 against 1
+    assert (cosine_window((29, 29), taper=0.0) == 1.0).all()

@@ -6,6 +6,8 @@
   directions, the twin passing over (or behind) the target in the middle of the sequence;
 - :func:`leave_and_reenter`: the target leaves the frame at one side, is out of view for a
   while (ground truth NaN), and comes back at the opposite side.
+- :func:`scrambled_target`: the target keeps its colours while its layout changes every frame
+  (its tiles shuffled anew), a stand-in for a deforming target.
 
 Objects are drawn at integer positions and clipped at the frame's border (the ground truth is
 the part inside the frame; NaN when none is). Textures are scikit-image's shipped images, as

@@ -45,12 +45,28 @@ def gaussian_label(size: tuple[int, int], sigma: float, *, device=None,
     return torch.exp(-0.5 * d2 / (sigma * sigma))
 
 
-def cosine_window(size: tuple[int, int], *, device=None, dtype=torch.float32) -> torch.Tensor:
-    """Hann window (H, W) that damps the borders of a crop before the FFT."""
+def cosine_window(size: tuple[int, int], *, taper: float = 1.0, device=None,
+                  dtype=torch.float32) -> torch.Tensor:
+    """Window (H, W) that damps the borders of a crop before the FFT.
+
+    ``taper`` 1 is the Hann window; below 1 a Tukey window: flat over the central
+    ``1 - taper`` of each axis and a cosine fall to zero over the rest, so a target displaced
+    by a quarter of the crop keeps its full weight (the Hann window weighs it about 0.5, which
+    lowers its peak and pulls it towards the centre) while the borders are still damped.
+    """
     h, w = size
-    wy = torch.hann_window(h + 2, periodic=False, device=device, dtype=dtype)[1:-1]
-    wx = torch.hann_window(w + 2, periodic=False, device=device, dtype=dtype)[1:-1]
-    return wy[:, None] * wx[None, :]
+    if taper >= 1.0:
+        wy = torch.hann_window(h + 2, periodic=False, device=device, dtype=dtype)[1:-1]
+        wx = torch.hann_window(w + 2, periodic=False, device=device, dtype=dtype)[1:-1]
+        return wy[:, None] * wx[None, :]
+
+    def tukey(n: int) -> torch.Tensor:
+        t = torch.arange(1, n + 1, device=device, dtype=torch.float64) / (n + 1)  # in (0, 1)
+        edge = torch.minimum(t, 1.0 - t)  # distance to the nearer border
+        half = taper / 2.0
+        fall = 0.5 * (1.0 - torch.cos(math.pi * edge / half)) if half > 0 else torch.ones_like(t)
+        return torch.where(edge < half, fall, torch.ones_like(t)).to(dtype)
+    return tukey(h)[:, None] * tukey(w)[None, :]
 
 
 def shift_zero_fill(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:

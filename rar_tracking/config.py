@@ -184,6 +184,11 @@ class TrackerConfig:
         "the Hann window weighs a target a quarter of the crop away at about 0.5, which lowers "
         'its peak (and the confidence) and pulls it back towards the old position',
         lo=0.0, hi=1.0)
+    response_window: bool = _param(
+        False, 'choose the position on the response times a Hann window centred on zero '
+        'displacement: the preference for small motion that a Hann window on the features '
+        'gives, kept when window_taper flattens that window (which removes the bias and the '
+        'lower peak it gives a displaced target)', dynamic=True)
     colour_weight: float = _param(
         0.0, 'weight a of a colour model in the choice of position: (1 - a) times the '
         'response over its first-frame peak plus a times the mean likelihood, over a '

@@ -165,6 +165,8 @@ class RARTracker:
         self.label = gaussian_label(fs, self.geometry.sigma, device=self.device)
         self.label_hat = torch.fft.rfft2(self.label)
         self.window = cosine_window(fs, taper=c.window_taper, device=self.device)
+        # the Hann window with its peak at zero displacement (index 0 of the wrapped response)
+        self.response_prior = torch.fft.ifftshift(cosine_window(fs)).cpu()
         self.scale_factors = [c.scale_step ** s for s in
                               range(-(c.num_scales // 2), c.num_scales // 2 + 1)]
 
@@ -316,8 +318,8 @@ class RARTracker:
             cell_px = self.geometry.cell_pixels(sides[best])
             iy, ix = idx[best].tolist()
             choice = response[best]  # the map the position is read from
-            if c.colour_weight > 0 and not lost and math.isfinite(peak):
-                choice = self._with_colour(image, choice, centers[best], sides[best])
+            if (c.colour_weight > 0 or c.response_window) and not lost and math.isfinite(peak):
+                choice = self._choice_map(image, choice, centers[best], sides[best])
                 iy, ix = divmod(int(choice.argmax()), choice.shape[1])
             if c.motion_prior and not lost:  # the crop is centred on the prediction
                 _, iy, ix = choose_peak(choice, c.peak_candidates,
@@ -369,14 +371,25 @@ class RARTracker:
         st.last_image = image.copy()  # the caller may reuse its buffer
         return result
 
-    def _with_colour(self, image, response: torch.Tensor, center, side: float) -> torch.Tensor:
-        """The response (H, W) merged with the colour model's answer on the same crop:
-        ``(1 - a) * g / peak_ref + a * colour`` (a = ``colour_weight``), so that both are about
-        1 where the target is as well matched as on the first frame."""
-        st, a = self._state, self.config.colour_weight
-        colour = st.colour.response(image, center, side, self.config.crop, response.shape[-1],
-                                    self.stride, st.size)
-        return (1.0 - a) * response / st.peak_ref + a * torch.from_numpy(colour)
+    def _choice_map(self, image, response: torch.Tensor, center, side: float) -> torch.Tensor:
+        """The map (H, W, wrapped like the response) whose maximum is the position.
+
+        With ``colour_weight`` a: ``(1 - a) * g / peak_ref + a * colour``, the colour model's
+        answer on the same crop, so that both are about 1 where the target is as well matched
+        as on the first frame. With ``response_window``: times the Hann window centred on zero
+        displacement, the preference for small motion that the window on the features gives
+        when it is a Hann window, without the bias and the lower peak it gives a displaced
+        target."""
+        st, c = self._state, self.config
+        choice = response
+        if c.colour_weight > 0:
+            colour = st.colour.response(image, center, side, c.crop, response.shape[-1],
+                                        self.stride, st.size)
+            choice = ((1.0 - c.colour_weight) * response / st.peak_ref
+                      + c.colour_weight * torch.from_numpy(colour))
+        if c.response_window:
+            choice = choice * self.response_prior
+        return choice
 
     def _recentre(self, image, w_hat, center, side: float, dy: float, dx: float,
                   cell_px: float):

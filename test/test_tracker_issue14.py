@@ -187,3 +187,16 @@ def test_colour_model_holds_a_target_whose_layout_changes(config):
         assert on.min() > 0.5
     state = tracker.get_state()  # the colour histograms travel with the state, as copies
     assert state.colour.fg is not None and state.colour is not tracker._state.colour
+
+
+def test_response_window_prefers_the_nearer_of_two_peaks(config):
+    # the Hann window moved from the features to the choice of the peak: of two answers, 2 and
+    # 8 cells away (wrapped layout, index 0 is no motion), the nearer wins though it is lower
+    seq = fast_small_target(num_frames=2, seed=0, target_size=(24, 24), speed=0.0)
+    tracker = RARTracker(config.replace(window_taper=0.5, response_window=True))
+    tracker.initialize(seq.frame(0), seq.gt[0])
+    response = torch.zeros(tracker.feature_size)
+    response[0, 2], response[-8, 0] = 0.9, 1.0
+    choice = tracker._choice_map(seq.frame(1), response, tracker._state.center, 72.0)
+    assert divmod(int(choice.argmax()), choice.shape[1]) == (0, 2)
+    assert choice[0, 2] == pytest.approx(0.9 * float(tracker.response_prior[0, 2]))

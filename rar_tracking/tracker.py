@@ -28,7 +28,9 @@ between the response's top peaks (:mod:`rar_tracking.motion`); a LOST search tha
 (``lost_search_growth``) and covers the whole frame after ``redetect_after`` LOST frames; a
 second search from a crop centred on the estimate when the target was found far from the
 crop centre (``recentre``); a colour model whose answer is merged with the response to choose
-the position (``colour_weight``, :mod:`rar_tracking.colour`).
+the position (``colour_weight``, :mod:`rar_tracking.colour`); a flatter (Tukey) window on the
+search features (``window_taper``) and the Hann window on the choice of the peak instead
+(``response_window``).
 """
 from __future__ import annotations
 

@@ -184,6 +184,11 @@ class TrackerConfig:
         "the Hann window weighs a target a quarter of the crop away at about 0.5, which lowers "
         'its peak (and the confidence) and pulls it back towards the old position',
         lo=0.0, hi=1.0)
+    flat_window_speed: float = _param(
+        0.0, 'apply window_taper only to the search and only while the smoothed velocity of '
+        'the centre is at least this fraction of the search side per frame (0: always, to '
+        'every window); a slow target keeps the Hann window that holds look-alikes off, a fast '
+        'one gets the flat window that does not halve it near the border', lo=0.0, hi=0.5)
     response_window: bool = _param(
         False, 'choose the position on the response times a Hann window centred on zero '
         'displacement: the preference for small motion that a Hann window on the features '

@@ -29,7 +29,8 @@ between the response's top peaks (:mod:`rar_tracking.motion`); a LOST search tha
 second search from a crop centred on the estimate when the target was found far from the
 crop centre (``recentre``); a colour model whose answer is merged with the response to choose
 the position (``colour_weight``, :mod:`rar_tracking.colour`); a flatter (Tukey) window on the
-search features (``window_taper``) and the Hann window on the choice of the peak instead
+search features (``window_taper``), only while the target moves fast
+(``flat_window_speed``), and the Hann window on the choice of the peak instead
 (``response_window``).
 """
 from __future__ import annotations
@@ -166,7 +167,11 @@ class RARTracker:
         self.geometry = Geometry.from_config(c, fs[0], self.stride)
         self.label = gaussian_label(fs, self.geometry.sigma, device=self.device)
         self.label_hat = torch.fft.rfft2(self.label)
-        self.window = cosine_window(fs, taper=c.window_taper, device=self.device)
+        # window_taper shapes every window, or with flat_window_speed only the search's while
+        # the target moves fast (the templates keep the Hann window then)
+        self.window = cosine_window(fs, taper=1.0 if c.flat_window_speed > 0 else c.window_taper,
+                                    device=self.device)
+        self.fast_window = cosine_window(fs, taper=c.window_taper, device=self.device)
         # the Hann window with its peak at zero displacement (index 0 of the wrapped response)
         self.response_prior = torch.fft.ifftshift(cosine_window(fs)).cpu()
         self.scale_factors = [c.scale_step ** s for s in
@@ -311,7 +316,8 @@ class RARTracker:
         phi, new_states = self._features(image, centers, sides, c.crop, st.attention)
         with self.timer.section('response (Eq. 11) and copy to host'):
             # the response maps are small: one copy to the host, then no more device syncs
-            response = correlation_response(w_hat, phi * self.window).float().cpu()
+            window = self.fast_window if self._moving_fast() else self.window
+            response = correlation_response(w_hat, phi * window).float().cpu()
         with self.timer.section('peak, PSR and scale choice'):
             peaks, idx, psrs = peak_and_psr(response)
             scored = peaks * torch.tensor(penalties)
@@ -435,6 +441,13 @@ class RARTracker:
         return ([self._search_center(width, height)] * len(self.scale_factors),
                 [side * f for f in self.scale_factors],
                 [1.0 if f == 1.0 else c.scale_penalty for f in self.scale_factors])
+
+    def _moving_fast(self) -> bool:
+        """Whether this frame's search uses ``fast_window`` (``flat_window_speed``): the
+        smoothed velocity of the centre is at least that fraction of the search side."""
+        st, c = self._state, self.config
+        return (c.flat_window_speed > 0 and st.status != TrackState.LOST and math.hypot(
+            st.motion.vx, st.motion.vy) >= c.flat_window_speed * self._side(st.size))
 
     def _search_center(self, width: int, height: int) -> tuple[float, float]:
         """Where the next pyramid is centred: the last centre, or with ``motion_prior`` its

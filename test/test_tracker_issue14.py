@@ -200,3 +200,18 @@ def test_response_window_prefers_the_nearer_of_two_peaks(config):
     choice = tracker._choice_map(seq.frame(1), response, tracker._state.center, 72.0)
     assert divmod(int(choice.argmax()), choice.shape[1]) == (0, 2)
     assert choice[0, 2] == pytest.approx(0.9 * float(tracker.response_prior[0, 2]))
+
+
+def test_flat_window_only_while_fast_tightens_a_fast_target_and_spares_a_slow_one(config):
+    # a 20 px object speeding up from 6 to 20 px per frame (a third of its 60 px side): the
+    # Hann window halves it near the border and the box trails; the flat window does not
+    changes = dict(window_taper=0.5, flat_window_speed=0.1)
+    for seed in (1, 2):
+        seq = fast_small_target(seed=seed, speed=20.0, start_speed=6.0, target_size=(20, 20))
+        off, _ = ious(config, seq)
+        on, tracker = ious(config, seq, **changes)
+        assert on.mean() > off.mean() + 0.03
+        assert tracker._moving_fast()
+    slow = fast_small_target(seed=2, speed=1.5, target_size=(24, 24))
+    _, tracker = ious(config, slow, **changes)
+    assert not tracker._moving_fast()  # 1.5 px per frame of a 72 px side: the Hann window

@@ -446,8 +446,13 @@ class RARTracker:
         """Whether this frame's search uses ``fast_window`` (``flat_window_speed``): the
         smoothed velocity of the centre is at least that fraction of the search side."""
         st, c = self._state, self.config
-        return (c.flat_window_speed > 0 and st.status != TrackState.LOST and math.hypot(
-            st.motion.vx, st.motion.vy) >= c.flat_window_speed * self._side(st.size))
+        return (c.flat_window_speed > 0 and st.status != TrackState.LOST
+                and self._speed() >= c.flat_window_speed)
+
+    def _speed(self) -> float:
+        """The smoothed velocity of the centre in search sides per frame."""
+        st = self._state
+        return math.hypot(st.motion.vx, st.motion.vy) / self._side(st.size)
 
     def _search_center(self, width: int, height: int) -> tuple[float, float]:
         """Where the next pyramid is centred: the last centre, or with ``motion_prior`` its
@@ -456,11 +461,9 @@ class RARTracker:
         st, c = self._state, self.config
         if not c.motion_prior:
             return st.center
-        side = self._side(st.size)
-        if c.motion_min_speed > 0 and math.hypot(st.motion.vx, st.motion.vy) < (
-                c.motion_min_speed * side):
+        if c.motion_min_speed > 0 and self._speed() < c.motion_min_speed:
             return st.center
-        return st.motion.predict(st.center, width, height, side / 2.0)
+        return st.motion.predict(st.center, width, height, self._side(st.size) / 2.0)
 
     def _move(self, center: tuple[float, float], scale: float, width: int, height: int) -> None:
         """The target found at ``center`` (kept in the image) with the pyramid's ``scale``

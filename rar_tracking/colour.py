@@ -109,22 +109,22 @@ class ColourModel:
 
     Args:
         bins: histogram bins per RGB channel (a power of two up to 256).
-        rate: weight of a new frame's histograms in ``learn``.
     """
 
-    def __init__(self, bins: int, rate: float):
-        self.bins, self.rate = int(bins), float(rate)
+    def __init__(self, bins: int):
+        self.bins = int(bins)
         self.fg: np.ndarray | None = None
         self.bg: np.ndarray | None = None
 
-    def learn(self, image: np.ndarray, center, size, side: float, first: bool = False) -> None:
-        """Blend this frame's histograms in (replace them when ``first``)."""
+    def learn(self, image: np.ndarray, center, size, side: float, rate: float = 1.0) -> None:
+        """Blend this frame's histograms in with weight ``rate`` (1, or no histograms yet:
+        replace them)."""
         fg, bg = histograms(image, center, size, side, self.bins)
-        if first or self.fg is None:
+        if rate >= 1.0 or self.fg is None:
             self.fg, self.bg = fg, bg
         else:
-            self.fg = (1.0 - self.rate) * self.fg + self.rate * fg
-            self.bg = (1.0 - self.rate) * self.bg + self.rate * bg
+            self.fg = (1.0 - rate) * self.fg + rate * fg
+            self.bg = (1.0 - rate) * self.bg + rate * bg
 
     def response(self, image: np.ndarray, center, side: float, out: int, cells: int,
                  stride: int, size) -> np.ndarray:
@@ -136,6 +136,6 @@ class ColourModel:
         return box_mean_response(pmap, cells, stride, (size[0] * scale, size[1] * scale))
 
     def copy(self) -> 'ColourModel':
-        other = ColourModel(self.bins, self.rate)
+        other = ColourModel(self.bins)
         other.fg, other.bg = self.fg, self.bg  # replaced, never written in place
         return other

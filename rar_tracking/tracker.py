@@ -171,7 +171,8 @@ class RARTracker:
         # the target moves fast (the templates keep the Hann window then)
         self.window = cosine_window(fs, taper=1.0 if c.flat_window_speed > 0 else c.window_taper,
                                     device=self.device)
-        self.fast_window = cosine_window(fs, taper=c.window_taper, device=self.device)
+        self.fast_window = (cosine_window(fs, taper=c.window_taper, device=self.device)
+                            if c.flat_window_speed > 0 else self.window)
         # the Hann window with its peak at zero displacement (index 0 of the wrapped response)
         self.response_prior = torch.fft.ifftshift(cosine_window(fs)).cpu()
         self.scale_factors = [c.scale_step ** s for s in
@@ -288,9 +289,8 @@ class RARTracker:
                                    peak_ref, last_image=image.copy(),
                                    motion=ConstantVelocity(self.config.motion_lr,
                                                            gate=self.config.motion_gate),
-                                   colour=ColourModel(self.config.colour_bins,
-                                                      self.config.colour_lr))
-        self._state.colour.learn(image, center, size, side, first=True)
+                                   colour=ColourModel(self.config.colour_bins))
+        self._state.colour.learn(image, center, size, side)
         result = TrackResult(Box.from_center(*center, *size), TrackState.TRACKING, 1.0, peak_ref,
                              psr, 1.0, (time.perf_counter() - start) * 1e3)
         self._state.last = result
@@ -361,8 +361,7 @@ class RARTracker:
                            (nxt[0] - crop_center[0]) / cell_px)
                     self._learn(phi, dy, dx, new_states, mem)
                 if c.colour_weight > 0:
-                    st.colour.rate = c.colour_lr
-                    st.colour.learn(image, st.center, st.size, self._side(st.size))
+                    st.colour.learn(image, st.center, st.size, self._side(st.size), c.colour_lr)
         else:
             st.misses += 1
             st.motion.missed()

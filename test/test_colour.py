@@ -51,8 +51,8 @@ def test_box_mean_response_peaks_at_the_wrapped_displacement():
 
 
 def test_model_finds_the_moved_target_and_learns_slowly():
-    model = ColourModel(32, 0.04)
-    model.learn(scene(), (70.0, 48.0), (20.0, 16.0), 60.0, first=True)
+    model = ColourModel(32)
+    model.learn(scene(), (70.0, 48.0), (20.0, 16.0), 60.0)
     moved = scene(box=(66, 40, 20, 16))  # 6 px to the right
     side, out, cells, stride = 60.0, 120, 15, 8
     r = model.response(moved, (70.0, 48.0), side, out, cells, stride, (20.0, 16.0))
@@ -63,7 +63,7 @@ def test_model_finds_the_moved_target_and_learns_slowly():
     green = scene()
     green[40:56, 60:80] = (30, 200, 30)
     copy = model.copy()
-    model.learn(green, (70.0, 48.0), (20.0, 16.0), 60.0)
+    model.learn(green, (70.0, 48.0), (20.0, 16.0), 60.0, 0.04)
     red = colour_index(np.array(RED, np.uint8), 32)
     assert model.fg[red] == pytest.approx(0.96 * before[red])  # rate 0.04 of the new frame
     assert copy.fg[red] == pytest.approx(before[red])  # a copy does not follow

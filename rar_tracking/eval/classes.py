@@ -68,7 +68,8 @@ def load_split(name: str, path: str | Path = SPLITS_FILE) -> list[str]:
 def in_split(sequences: list, split) -> list:
     """The sequences of one data folder that ``split`` (names, or None) keeps: those it names
     where the folder holds any of them, else all (a split names sequences of one folder, and
-    other folders of the same run are taken whole)."""
+    other folders of the same run are taken whole). A folder taken whole is returned as the
+    same list object, which is how a caller tells that the split did not apply to it."""
     if split is not None and any(s.name in split for s in sequences):
         return [s for s in sequences if s.name in split]
     return sequences

@@ -122,6 +122,13 @@ class TrackerConfig:
                              lo=0.0, hi=1.0, dynamic=True)
     min_size: float = _param(4.0, 'smallest box side the tracker reports', unit='px', lo=1.0,
                              hi=1e4)
+    scale_filter: int = _param(
+        0, 'samples of a one-dimensional scale filter (DSST, rar_tracking/scale_filter.py) that '
+        'sets the size after the position is found, at steps of scale_step; the network then '
+        'runs on one crop per frame and num_scales, scale_penalty and scale_lr are unused. '
+        "0: the paper's pyramid. Odd", lo=0, hi=65)
+    scale_filter_lr: float = _param(
+        0.025, "learning rate of the scale filter (DSST's value)", lo=0.0, hi=1.0, dynamic=True)
 
     # --- Contextual attentional correlation filter (Section 3.3) ---------------------
     lambda1: float = _param(1e-4, 'ridge regularisation lambda1 of Eq. 8-10', lo=0.0, hi=10.0,
@@ -270,6 +277,8 @@ class TrackerConfig:
             raise ValueError('ablate: ablation studies run on the torch backend only')
         if self.num_scales % 2 != 1:
             raise ValueError(f'num_scales: must be odd, got {self.num_scales}')
+        if self.scale_filter and (self.scale_filter < 3 or self.scale_filter % 2 != 1):
+            raise ValueError(f'scale_filter: 0 (off) or an odd number >= 3, got {self.scale_filter}')
 
     def resolved(self, device_type: str | None = None) -> 'TrackerConfig':
         """This configuration with backend and profile 'auto' made concrete, for a network

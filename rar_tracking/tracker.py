@@ -31,7 +31,9 @@ crop centre (``recentre``); a colour model whose answer is merged with the respo
 the position (``colour_weight``, :mod:`rar_tracking.colour`); a flatter (Tukey) window on the
 search features (``window_taper``), only while the target moves fast
 (``flat_window_speed``), and the Hann window on the choice of the peak instead
-(``response_window``).
+(``response_window``); the size from a one-dimensional scale filter (DSST) instead of the
+pyramid, so that the network runs on one crop per frame (``scale_filter``,
+:mod:`rar_tracking.scale_filter`).
 """
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ from .model.correlation import (TemplateSet, cacf_terms, correlation_response,
 from .model.rar import RARNet, build_network
 from .motion import ConstantVelocity, choose_peak
 from .profiling import SectionTimer
+from .scale_filter import ScaleFilter
 from .search import lost_plan, search_side
 from .types import Box, TrackResult, TrackState
 
@@ -84,6 +87,7 @@ class TrackerState:
     lost_count: int = 0  # frames searched while LOST
     lost_cursor: int = 0  # where the LOST search goes on in its tiles
     colour: ColourModel | None = None  # the target's colour histograms (colour_weight)
+    scales: ScaleFilter | None = None  # the size's own filter (scale_filter)
 
     def __deepcopy__(self, memo):
         return TrackerState(self.center, self.size, self.base_size, self.image_size,
@@ -91,7 +95,8 @@ class TrackerState:
                             self.peak_ref, self.status, self.misses, self.frame,
                             copy.deepcopy(self.last, memo), self.last_image,
                             copy.copy(self.motion), self.lost_count, self.lost_cursor,
-                            self.colour.copy() if self.colour is not None else None)
+                            self.colour.copy() if self.colour is not None else None,
+                            self.scales.copy() if self.scales is not None else None)
 
 
 class RARTracker:
@@ -175,8 +180,9 @@ class RARTracker:
                             if c.flat_window_speed > 0 else self.window)
         # the Hann window with its peak at zero displacement (index 0 of the wrapped response)
         self.response_prior = torch.fft.ifftshift(cosine_window(fs)).cpu()
-        self.scale_factors = [c.scale_step ** s for s in
-                              range(-(c.num_scales // 2), c.num_scales // 2 + 1)]
+        # with scale_filter the size has its own filter: one crop per frame
+        self.scale_factors = [1.0] if c.scale_filter else [
+            c.scale_step ** s for s in range(-(c.num_scales // 2), c.num_scales // 2 + 1)]
 
     def update_config(self, **changes) -> None:
         """Change dynamic fields while tracking; a non-dynamic field raises ValueError."""
@@ -291,6 +297,10 @@ class RARTracker:
                                                            gate=self.config.motion_gate),
                                    colour=ColourModel(self.config.colour_bins))
         self._state.colour.learn(image, center, size, side)
+        if self.config.scale_filter:
+            with self.timer.section('scale filter'):
+                self._state.scales = ScaleFilter(self.config.scale_filter, self.config.scale_step)
+                self._state.scales.learn(image, center, size)
         result = TrackResult(Box.from_center(*center, *size), TrackState.TRACKING, 1.0, peak_ref,
                              psr, 1.0, (time.perf_counter() - start) * 1e3)
         self._state.last = result
@@ -349,6 +359,9 @@ class RARTracker:
             old = st.center
             self._move((crop_center[0] + dx * cell_px, crop_center[1] + dy * cell_px),
                        1.0 if lost else self.scale_factors[best], width, height)
+            if st.scales is not None and not lost:  # the size's own filter, at the new centre
+                with self.timer.section('scale filter'):
+                    self._resize(st.scales.estimate(image, st.center, st.size), width, height)
             if lost:
                 st.motion.reset()
             else:
@@ -362,6 +375,9 @@ class RARTracker:
                     self._learn(phi, dy, dx, new_states, mem)
                 if c.colour_weight > 0:
                     st.colour.learn(image, st.center, st.size, self._side(st.size), c.colour_lr)
+                if st.scales is not None:
+                    with self.timer.section('scale filter'):
+                        st.scales.learn(image, st.center, st.size, c.scale_filter_lr)
         else:
             st.misses += 1
             st.motion.missed()
@@ -468,12 +484,16 @@ class RARTracker:
         """The target found at ``center`` (kept in the image) with the pyramid's ``scale``
         (smoothed by ``scale_lr``; sides kept in [min_size, image side])."""
         st, c = self._state, self.config
-        s = 1.0 - c.scale_lr + c.scale_lr * scale
         st.center = (min(max(center[0], 0.0), float(width)),
                      min(max(center[1], 0.0), float(height)))
-        st.size = (min(max(st.size[0] * s, c.min_size), float(width)),
-                   min(max(st.size[1] * s, c.min_size), float(height)))
+        self._resize(1.0 - c.scale_lr + c.scale_lr * scale, width, height)
         st.misses, st.status, st.lost_count, st.lost_cursor = 0, TrackState.TRACKING, 0, 0
+
+    def _resize(self, factor: float, width: int, height: int) -> None:
+        """The box's sides times ``factor``, kept in [min_size, image side]."""
+        st, c = self._state, self.config
+        st.size = (min(max(st.size[0] * factor, c.min_size), float(width)),
+                   min(max(st.size[1] * factor, c.min_size), float(height)))
 
     def _learn(self, phi: torch.Tensor, dy: float, dx: float,
                new_states: list[AttentionState], memory_shift: tuple[float, float]) -> None:

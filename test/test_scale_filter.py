@@ -46,6 +46,7 @@ def test_the_learning_rate_weighs_the_newest_frame(scene):
     kept = f.copy()
     kept.learn(other, center, size, 0.0)
     np.testing.assert_array_equal(kept.num, num)
+    np.testing.assert_array_equal(kept.den, den)
     f.learn(other, center, size, 1.0)  # rate 1: the new frame alone
     fresh = ScaleFilter(9, 1.05)
     fresh.model = f.model

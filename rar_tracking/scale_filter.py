@@ -9,7 +9,8 @@ CSRT also uses, reimplemented in numpy:
 
 1. around the position the correlation filter found, ``num_scales`` patches of the target's
    size times ``step ** n`` (n = -(S-1)/2 .. (S-1)/2) are resampled to one small fixed model
-   size and described by gradient-orientation histograms on 4 x 4 cells (one vector each);
+   size and described by HOG-normalised gradient-orientation histograms on 4 x 4 cells (one
+   vector each);
 2. the S vectors, weighted by a Hann window over n, are one multi-channel 1-D signal; a
    correlation filter over n, learnt in closed form in the Fourier domain (the 1-D analogue
    of the position filter's Eq. 10 without context terms), answers with a peak at the scale
@@ -31,6 +32,7 @@ import numpy as np
 MODEL_AREA = 512.0  # pixels of the resampled target (DSST's scale_model_max_area)
 CELL = 4  # cell side of the orientation histograms, model pixels
 ORIENTATIONS = 9  # unsigned gradient orientations per cell
+CLIP = 0.2  # HOG's clipping of a normalised orientation bin
 LAMBDA = 1e-2  # regularisation of the scale filter (DSST)
 SIGMA_FACTOR = 0.25  # label std = SIGMA_FACTOR * sqrt(num_scales) scale steps (DSST)
 
@@ -45,12 +47,15 @@ def model_size(size: tuple[float, float]) -> tuple[int, int]:
 
 
 def orientation_features(patches: np.ndarray) -> np.ndarray:
-    """Gradient-orientation histograms of grey patches.
+    """Gradient-orientation histograms of grey patches, normalised as in HOG.
 
     patches: (N, H, W) float32, H and W multiples of ``CELL``. Returns (N, D) float32 with
-    D = (H / CELL) * (W / CELL) * (ORIENTATIONS + 1): per cell the gradient magnitude binned
-    by unsigned orientation (linear between the two nearest bins) and the cell's mean grey
-    level minus the patch's; each row has unit L2 norm (contrast-invariant).
+    D = (H / CELL) * (W / CELL) * ORIENTATIONS: per cell the gradient magnitude binned by
+    unsigned orientation (linear between the two nearest bins), then normalised as the
+    contrast-insensitive part of Felzenszwalb et al.'s HOG (the features DSST uses): divided
+    by the L2 norm of each of the four 2 x 2-cell blocks that contain the cell, each quotient
+    clipped at ``CLIP``, the four averaged. A cell's texture then counts as much as a strong
+    edge, whatever the contrast.
     """
     n, h, w = patches.shape
     gy, gx = np.gradient(patches, axis=(1, 2))
@@ -65,13 +70,17 @@ def orientation_features(patches: np.ndarray) -> np.ndarray:
     def cells(a: np.ndarray) -> np.ndarray:
         return a.reshape(n, ch, CELL, cw, CELL).sum(axis=(2, 4))
 
-    channels = [cells(mag * ((low == o) * (1.0 - frac) + (high == o) * frac))
-                for o in range(ORIENTATIONS)]
-    grey = cells(patches) / (CELL * CELL)
-    channels.append(grey - grey.mean(axis=(1, 2), keepdims=True))
-    feats = np.stack(channels, axis=-1).reshape(n, -1)
-    norm = np.linalg.norm(feats, axis=1, keepdims=True)
-    return (feats / np.maximum(norm, 1e-6)).astype(np.float32)
+    hist = np.stack([cells(mag * ((low == o) * (1.0 - frac) + (high == o) * frac))
+                     for o in range(ORIENTATIONS)], axis=-1)  # (N, ch, cw, O)
+    energy = np.pad((hist ** 2).sum(axis=-1), ((0, 0), (1, 1), (1, 1)), mode='edge')
+    # block (i, j) covers padded cells i..i+1 x j..j+1; cell (i, j) lies in blocks i..i+1 x j..j+1
+    blocks = energy[:, :-1, :-1] + energy[:, 1:, :-1] + energy[:, :-1, 1:] + energy[:, 1:, 1:]
+    out = np.zeros_like(hist)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            norm = np.sqrt(blocks[:, dy:dy + ch, dx:dx + cw] + 1e-8)[..., None]
+            out += np.minimum(hist / norm, CLIP)
+    return (0.25 * out).reshape(n, -1).astype(np.float32)
 
 
 def scale_samples(image: np.ndarray, center: tuple[float, float], size: tuple[float, float],

@@ -96,6 +96,8 @@ def test_the_heads_configuration_trains_off_the_held_out_and_evaluation_sequence
         doc = json.loads(manifest.read_text())
         names = {s['name'] for s in (doc if isinstance(doc, list) else doc['sequences'])}
         assert held_out <= names, held_out - names
+        training = set(yaml.safe_load((ROOT / 'config' / 'splits.yaml').read_text())['training'])
+        assert training == names - held_out  # the two splits partition the folder
         evaluation = SHARED / 'tracking' / 'manifest.json'
         if evaluation.is_file():
             doc = json.loads(evaluation.read_text())

@@ -60,13 +60,19 @@ def test_the_learning_rate_weighs_the_newest_frame(scene):
 
 def test_orientation_features_bin_the_gradient_direction_whatever_the_contrast():
     patch = np.zeros((1, 16, 16), np.float32)
-    patch[0, :, 8:] = 1.0  # a vertical edge: the gradient points along x, orientation 0
-    feats = orientation_features(patch).reshape(4, 4, ORIENTATIONS)
-    assert feats.max() <= CLIP + 1e-6 and feats.min() >= 0.0
-    assert feats[:, 1:3].sum(axis=(0, 1)).argmax() == 0
-    turned = orientation_features(patch.transpose(0, 2, 1).copy()).reshape(4, 4, -1)
-    assert turned[1:3, :].sum(axis=(0, 1)).argmax() == ORIENTATIONS // 2
-    # HOG's block normalisation: a tenth of the contrast, the same features
+    patch[0, :, 8:] = 1.0  # a vertical edge, dark to bright along x: orientation 0
+    feats = orientation_features(patch).reshape(4, 4, 31)
+    signed, unsigned = feats[..., :18], feats[..., 18:27]
+    assert feats.min() >= 0.0 and signed.max() <= 2 * CLIP + 1e-6  # half of four clipped
+    assert signed[:, 1:3].sum(axis=(0, 1)).argmax() == 0
+    assert unsigned[:, 1:3].sum(axis=(0, 1)).argmax() == 0
+    # bright to dark: the opposite signed bin, the same unsigned one
+    flipped = orientation_features(1.0 - patch).reshape(4, 4, 31)
+    assert flipped[:, 1:3, :18].sum(axis=(0, 1)).argmax() == ORIENTATIONS
+    np.testing.assert_allclose(flipped[..., 18:27], unsigned, atol=1e-5)
+    turned = orientation_features(patch.transpose(0, 2, 1).copy()).reshape(4, 4, 31)
+    assert turned[1:3, :, 18:27].sum(axis=(0, 1)).argmax() == ORIENTATIONS // 2
+    # the block normalisation: a tenth of the contrast, the same features
     np.testing.assert_allclose(orientation_features(0.1 * patch), orientation_features(patch),
                                atol=1e-4)
 

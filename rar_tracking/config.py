@@ -123,10 +123,11 @@ class TrackerConfig:
     min_size: float = _param(4.0, 'smallest box side the tracker reports', unit='px', lo=1.0,
                              hi=1e4)
     scale_filter: int = _param(
-        0, 'samples of a one-dimensional scale filter (DSST, rar_tracking/scale_filter.py) that '
-        'sets the size after the position is found, at steps of scale_step; the network then '
-        'runs on one crop per frame and num_scales, scale_penalty and scale_lr are unused. '
-        "0: the paper's pyramid. Odd", lo=0, hi=65)
+        0, 'samples of a one-dimensional scale filter (DSST, rar_tracking/scale_filter.py), at '
+        "steps of scale_step, whose answer takes the pyramid's choice's place after the "
+        "position is found (within the pyramid's range, num_scales // 2 steps, and smoothed by "
+        "scale_lr); the network then runs on one crop per frame. 0: the paper's pyramid. Odd",
+        lo=0, hi=65)
     scale_filter_lr: float = _param(
         0.025, "learning rate of the scale filter (DSST's value)", lo=0.0, hi=1.0, dynamic=True)
 

@@ -357,11 +357,12 @@ class RARTracker:
         found = confidence >= (c.recover_threshold if lost else c.lost_threshold)
         if found:
             old = st.center
-            self._move((crop_center[0] + dx * cell_px, crop_center[1] + dy * cell_px),
-                       1.0 if lost else self.scale_factors[best], width, height)
+            center = (crop_center[0] + dx * cell_px, crop_center[1] + dy * cell_px)
+            scale = 1.0 if lost else self.scale_factors[best]
             if st.scales is not None and not lost:  # the size's own filter, at the new centre
                 with self.timer.section('scale filter'):
-                    self._resize(st.scales.estimate(image, st.center, st.size), width, height)
+                    scale = self._filter_scale(image, center)
+            self._move(center, scale, width, height)
             if lost:
                 st.motion.reset()
             else:
@@ -393,6 +394,15 @@ class RARTracker:
         st.last = result
         st.last_image = image.copy()  # the caller may reuse its buffer
         return result
+
+    def _filter_scale(self, image: np.ndarray, center: tuple[float, float]) -> float:
+        """The scale filter's answer in the pyramid's place: within the pyramid's range
+        (``num_scales // 2`` steps of ``scale_step`` either way); ``_move`` smooths it with
+        ``scale_lr`` as it does the pyramid's choice."""
+        c = self.config
+        limit = c.scale_step ** (c.num_scales // 2)
+        factor = self._state.scales.estimate(image, center, self._state.size)
+        return min(max(factor, 1.0 / limit), limit)
 
     def _choice_map(self, image, response: torch.Tensor, center, side: float) -> torch.Tensor:
         """The map (H, W, wrapped like the response) whose maximum is the position.
@@ -486,14 +496,10 @@ class RARTracker:
         st, c = self._state, self.config
         st.center = (min(max(center[0], 0.0), float(width)),
                      min(max(center[1], 0.0), float(height)))
-        self._resize(1.0 - c.scale_lr + c.scale_lr * scale, width, height)
+        s = 1.0 - c.scale_lr + c.scale_lr * scale
+        st.size = (min(max(st.size[0] * s, c.min_size), float(width)),
+                   min(max(st.size[1] * s, c.min_size), float(height)))
         st.misses, st.status, st.lost_count, st.lost_cursor = 0, TrackState.TRACKING, 0, 0
-
-    def _resize(self, factor: float, width: int, height: int) -> None:
-        """The box's sides times ``factor``, kept in [min_size, image side]."""
-        st, c = self._state, self.config
-        st.size = (min(max(st.size[0] * factor, c.min_size), float(width)),
-                   min(max(st.size[1] * factor, c.min_size), float(height)))
 
     def _learn(self, phi: torch.Tensor, dy: float, dx: float,
                new_states: list[AttentionState], memory_shift: tuple[float, float]) -> None:

@@ -118,3 +118,15 @@ def test_tracker_follows_a_target_that_grows_and_shrinks(fast_config, seed):
     copy = tracker.get_state()  # the filter's state travels with the tracker's
     assert copy.scales is not tracker._state.scales
     np.testing.assert_array_equal(copy.scales.num, tracker._state.scales.num)
+
+
+def test_the_filters_answer_keeps_the_pyramids_budget_per_frame(fast_config, scene):
+    # the target grows by 20 % at once: the box grows, by at most scale_lr x one step
+    image, center, size = scene
+    config = fast_config.replace(profile='fast', scale_filter=33)
+    tracker = RARTracker(config)
+    tracker.initialize(image, Box.from_center(*center, *size))
+    box = tracker.track(zoomed(image, center, 1.2)).box
+    growth = math.sqrt(box.w * box.h / (size[0] * size[1]))
+    limit = 1.0 + config.scale_lr * (config.scale_step ** (config.num_scales // 2) - 1.0)
+    assert 1.0 < growth <= limit + 1e-9

@@ -197,6 +197,12 @@ class TrackerConfig:
         'the centre is at least this fraction of the search side per frame (0: always, to '
         'every window); a slow target keeps the Hann window that holds look-alikes off, a fast '
         'one gets the flat window that does not halve it near the border', lo=0.0, hi=0.5)
+    crowd_ratio: float = _param(
+        0.0, 'with window_taper, give the search features the Hann window instead while the '
+        "last response's highest local maximum outside the target (farther than half its "
+        'size from the peak) reached this fraction of the peak: a look-alike in the crop gets '
+        "the Hann window's preference for small motion, a lone target the flat window (0: off)",
+        lo=0.0, hi=1.0)
     response_window: bool = _param(
         False, 'choose the position on the response times a Hann window centred on zero '
         'displacement: the preference for small motion that a Hann window on the features '

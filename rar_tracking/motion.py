@@ -81,6 +81,24 @@ def top_peaks(response: torch.Tensor, k: int) -> list[tuple[float, int, int]]:
             if math.isfinite(float(v))]
 
 
+def look_alike_ratio(response: torch.Tensor, iy: int, ix: int, radius: float,
+                     k: int = 8) -> float:
+    """The highest local maximum of ``response`` (H, W, wrapped) farther than ``radius``
+    cells from the peak at (iy, ix), as a fraction of that peak (0 when there is none or the
+    peak is not positive): how strongly something else in the crop looks like the target.
+    Of the ``k`` highest local maxima only."""
+    top = float(response[iy, ix])
+    if not top > 0:
+        return 0.0
+    h, w = response.shape
+    for value, y, x in top_peaks(response, k):
+        dy = (y - iy + h // 2) % h - h // 2
+        dx = (x - ix + w // 2) % w - w // 2
+        if dy * dy + dx * dx > radius * radius:
+            return max(value, 0.0) / top
+    return 0.0
+
+
 def choose_peak(response: torch.Tensor, k: int, sigma_cells: float,
                 offset_cells: tuple[float, float] = (0.0, 0.0)) -> tuple[float, int, int]:
     """The local maximum of ``response`` (H, W) with the highest value x prior, where the

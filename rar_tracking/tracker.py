@@ -30,7 +30,8 @@ second search from a crop centred on the estimate when the target was found far 
 crop centre (``recentre``); a colour model whose answer is merged with the response to choose
 the position (``colour_weight``, :mod:`rar_tracking.colour`); a flatter (Tukey) window on the
 search features (``window_taper``), only while the target moves fast
-(``flat_window_speed``), and the Hann window on the choice of the peak instead
+(``flat_window_speed``) or only while no look-alike's peak is in the last response
+(``crowd_ratio``), and the Hann window on the choice of the peak instead
 (``response_window``); the size from a one-dimensional scale filter (DSST) instead of the
 pyramid, so that the network runs on one crop per frame (``scale_filter``,
 :mod:`rar_tracking.scale_filter`).
@@ -58,7 +59,7 @@ from .model.correlation import (TemplateSet, cacf_terms, correlation_response,
                                 cosine_window, gaussian_label,
                                 peak_and_psr, shift_zero_fill, subpixel_offset, template_patches)
 from .model.rar import RARNet, build_network
-from .motion import ConstantVelocity, choose_peak
+from .motion import ConstantVelocity, choose_peak, look_alike_ratio
 from .profiling import SectionTimer
 from .scale_filter import ScaleFilter
 from .search import lost_plan, search_side
@@ -88,6 +89,7 @@ class TrackerState:
     lost_cursor: int = 0  # where the LOST search goes on in its tiles
     colour: ColourModel | None = None  # the target's colour histograms (colour_weight)
     scales: ScaleFilter | None = None  # the size's own filter (scale_filter)
+    crowded: bool = False  # the last response had a look-alike's peak (crowd_ratio)
 
     def __deepcopy__(self, memo):
         return TrackerState(self.center, self.size, self.base_size, self.image_size,
@@ -96,7 +98,8 @@ class TrackerState:
                             copy.deepcopy(self.last, memo), self.last_image,
                             copy.copy(self.motion), self.lost_count, self.lost_cursor,
                             self.colour.copy() if self.colour is not None else None,
-                            self.scales.copy() if self.scales is not None else None)
+                            self.scales.copy() if self.scales is not None else None,
+                            self.crowded)
 
 
 class RARTracker:
@@ -178,6 +181,9 @@ class RARTracker:
                                     device=self.device)
         self.fast_window = (cosine_window(fs, taper=c.window_taper, device=self.device)
                             if c.flat_window_speed > 0 else self.window)
+        # crowd_ratio: the Hann window for the search while a look-alike is in the crop
+        self.crowd_window = (cosine_window(fs, device=self.device) if c.crowd_ratio > 0
+                             else self.window)
         # the Hann window with its peak at zero displacement (index 0 of the wrapped response)
         self.response_prior = torch.fft.ifftshift(cosine_window(fs)).cpu()
         # with scale_filter the size has its own filter: one crop per frame
@@ -326,7 +332,8 @@ class RARTracker:
         phi, new_states = self._features(image, centers, sides, c.crop, st.attention)
         with self.timer.section('response (Eq. 11) and copy to host'):
             # the response maps are small: one copy to the host, then no more device syncs
-            window = self.fast_window if self._moving_fast() else self.window
+            window = (self.crowd_window if st.crowded and not lost else
+                      self.fast_window if self._moving_fast() else self.window)
             response = correlation_response(w_hat, phi * window).float().cpu()
         with self.timer.section('peak, PSR and scale choice'):
             peaks, idx, psrs = peak_and_psr(response)
@@ -344,6 +351,10 @@ class RARTracker:
                                         c.motion_sigma * math.sqrt(st.size[0] * st.size[1])
                                         / cell_px)
             peak = float(response[best][iy, ix])  # confidence: the filter's own value there
+            if c.crowd_ratio > 0:  # decides the next frame's search window
+                radius = max(self._box_cells(st.size, sides[best])) / 2.0
+                st.crowded = (not lost and look_alike_ratio(response[best], iy, ix, radius)
+                              >= c.crowd_ratio)
             dy, dx = subpixel_offset(choice, iy, ix)
         # the chosen crop: its centre, features and the attention state it leaves
         crop_center, phi = centers[best], phi[best:best + 1]

@@ -10,7 +10,7 @@ import torch
 from rar_tracking import Box, TrackState
 from rar_tracking.data.scenarios import (crossing_twin, fast_small_target, leave_and_reenter,
                                          scrambled_target)
-from rar_tracking.motion import ConstantVelocity, choose_peak, top_peaks
+from rar_tracking.motion import ConstantVelocity, choose_peak, look_alike_ratio, top_peaks
 from rar_tracking.search import LOST_CROPS, lost_plan, search_side
 from rar_tracking.tracker import RARTracker
 
@@ -104,6 +104,17 @@ def test_peak_choice_and_velocity():
     assert v.predict((10.0, 5.0), 100, 100, limit=3.0) == (13.0, 5.0)  # at most `limit`
     v.reset()
     assert (v.vx, v.vy) == (0.0, 0.0)
+
+
+def test_look_alike_ratio_reads_the_highest_peak_outside_the_target():
+    r = torch.zeros(16, 16)
+    r[0, 0] = 2.0    # the target, at zero displacement
+    r[0, 2] = 1.8    # a local maximum 2 cells away: part of the target for a radius of 3
+    r[15, 10] = 1.0  # a look-alike 6 cells away (wrapped rows: dy = -1)
+    assert look_alike_ratio(r, 0, 0, radius=3.0) == pytest.approx(0.5)
+    assert look_alike_ratio(r, 0, 0, radius=1.0) == pytest.approx(0.9)
+    assert look_alike_ratio(r, 0, 0, radius=8.0) == 0.0  # nothing outside the target
+    assert look_alike_ratio(-r, 0, 0, radius=1.0) == 0.0  # no positive peak to compare with
 
 
 def test_the_noise_gate_passes_steady_motion_and_stops_jitter():

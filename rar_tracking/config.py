@@ -203,6 +203,12 @@ class TrackerConfig:
         'size from the peak) reached this fraction of the peak: a look-alike in the crop gets '
         "the Hann window's preference for small motion, a lone target the flat window (0: off)",
         lo=0.0, hi=1.0)
+    window_agreement: bool = _param(
+        False, 'with window_taper, compute the response with the Hann window on the search '
+        "features too and take the flat window's position only where the two peaks lie within "
+        "half the target's size of each other; where they disagree, the Hann window's (its "
+        'preference for small motion holds a look-alike off); one more correlation per frame, '
+        'no network pass', dynamic=True)
     response_window: bool = _param(
         False, 'choose the position on the response times a Hann window centred on zero '
         'displacement: the preference for small motion that a Hann window on the features '

@@ -30,8 +30,9 @@ second search from a crop centred on the estimate when the target was found far 
 crop centre (``recentre``); a colour model whose answer is merged with the response to choose
 the position (``colour_weight``, :mod:`rar_tracking.colour`); a flatter (Tukey) window on the
 search features (``window_taper``), only while the target moves fast
-(``flat_window_speed``) or only while no look-alike's peak is in the last response
-(``crowd_ratio``), and the Hann window on the choice of the peak instead
+(``flat_window_speed``), only while no look-alike's peak is in the last response
+(``crowd_ratio``) or only where its answer agrees with the Hann window's
+(``window_agreement``), and the Hann window on the choice of the peak instead
 (``response_window``); the size from a one-dimensional scale filter (DSST) instead of the
 pyramid, so that the network runs on one crop per frame (``scale_filter``,
 :mod:`rar_tracking.scale_filter`).
@@ -66,6 +67,14 @@ from .search import lost_plan, search_side
 from .types import Box, TrackResult, TrackState
 
 log = logging.getLogger(__name__)
+
+
+def _near(a, b, shape, radius: float) -> bool:
+    """Whether two (iy, ix) cells of wrapped maps of ``shape`` (H, W) lie within ``radius``."""
+    h, w = shape
+    dy = (a[0] - b[0] + h // 2) % h - h // 2
+    dx = (a[1] - b[1] + w // 2) % w - w // 2
+    return dy * dy + dx * dx <= radius * radius
 
 
 @dataclass
@@ -181,9 +190,9 @@ class RARTracker:
                                     device=self.device)
         self.fast_window = (cosine_window(fs, taper=c.window_taper, device=self.device)
                             if c.flat_window_speed > 0 else self.window)
-        # crowd_ratio: the Hann window for the search while a look-alike is in the crop
-        self.crowd_window = (cosine_window(fs, device=self.device) if c.crowd_ratio > 0
-                             else self.window)
+        # crowd_ratio, window_agreement: the Hann window for the search when in doubt
+        self.crowd_window = (cosine_window(fs, device=self.device)
+                             if c.crowd_ratio > 0 or c.window_agreement else self.window)
         # the Hann window with its peak at zero displacement (index 0 of the wrapped response)
         self.response_prior = torch.fft.ifftshift(cosine_window(fs)).cpu()
         # with scale_filter the size has its own filter: one crop per frame
@@ -335,10 +344,22 @@ class RARTracker:
             window = (self.crowd_window if st.crowded and not lost else
                       self.fast_window if self._moving_fast() else self.window)
             response = correlation_response(w_hat, phi * window).float().cpu()
+            check = (c.window_agreement and c.window_taper < 1.0 and not lost
+                     and window is not self.crowd_window)  # the flat window's answer
+            if check:
+                hann = correlation_response(w_hat, phi * self.crowd_window).float().cpu()
         with self.timer.section('peak, PSR and scale choice'):
             peaks, idx, psrs = peak_and_psr(response)
             scored = peaks * torch.tensor(penalties)
             best = int(scored.argmax())
+            if check:
+                h_peaks, h_idx, h_psrs = peak_and_psr(hann)
+                h_best = int((h_peaks * torch.tensor(penalties)).argmax())
+                radius = max(self._box_cells(st.size, sides[best])) / 2.0
+                if not _near(idx[best].tolist(), h_idx[h_best].tolist(), response.shape[-2:],
+                             radius):  # they disagree: the Hann window's answer
+                    response, peaks, idx, psrs = hann, h_peaks, h_idx, h_psrs
+                    scored, best = h_peaks * torch.tensor(penalties), h_best
             peak, psr = float(peaks[best]), float(psrs[best])
             cell_px = self.geometry.cell_pixels(sides[best])
             iy, ix = idx[best].tolist()

@@ -200,6 +200,18 @@ def test_colour_model_holds_a_target_whose_layout_changes(config):
     assert state.colour.fg is not None and state.colour is not tracker._state.colour
 
 
+@pytest.mark.parametrize('seed', [0, 1])
+def test_window_agreement_keeps_the_target_when_a_twin_passes_behind_it(config, seed):
+    # the twin passes behind the target at 8 px per frame: with the flat window alone the
+    # box ends off the target; taking the flat window's answer only where the Hann window's
+    # agrees keeps it
+    seq = crossing_twin(30, seed=seed, twin_on_top=False, speed=8.0)
+    flat, _ = ious(config, seq, window_taper=0.5)
+    both, _ = ious(config, seq, window_taper=0.5, window_agreement=True)
+    assert np.nanmean(flat[-5:]) < 0.1
+    assert np.nanmean(both[-5:]) > 0.7
+
+
 def test_response_window_prefers_the_nearer_of_two_peaks(config):
     # the Hann window moved from the features to the choice of the peak: of two answers, 2 and
     # 8 cells away (wrapped layout, index 0 is no motion), the nearer wins though it is lower

@@ -90,13 +90,19 @@ def look_alike_ratio(response: torch.Tensor, iy: int, ix: int, radius: float,
     top = float(response[iy, ix])
     if not top > 0:
         return 0.0
-    h, w = response.shape
     for value, y, x in top_peaks(response, k):
-        dy = (y - iy + h // 2) % h - h // 2
-        dx = (x - ix + w // 2) % w - w // 2
-        if dy * dy + dx * dx > radius * radius:
+        if not within((y, x), (iy, ix), response.shape, radius):
             return max(value, 0.0) / top
     return 0.0
+
+
+def within(a: tuple[int, int], b: tuple[int, int], shape, radius: float) -> bool:
+    """Whether cells ``a`` and ``b`` (iy, ix) of a wrapped map of ``shape`` (H, W) lie at
+    most ``radius`` cells apart."""
+    h, w = shape[-2:]
+    dy = (a[0] - b[0] + h // 2) % h - h // 2
+    dx = (a[1] - b[1] + w // 2) % w - w // 2
+    return dy * dy + dx * dx <= radius * radius
 
 
 def choose_peak(response: torch.Tensor, k: int, sigma_cells: float,

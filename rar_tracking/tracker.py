@@ -60,21 +60,13 @@ from .model.correlation import (TemplateSet, cacf_terms, correlation_response,
                                 cosine_window, gaussian_label,
                                 peak_and_psr, shift_zero_fill, subpixel_offset, template_patches)
 from .model.rar import RARNet, build_network
-from .motion import ConstantVelocity, choose_peak, look_alike_ratio
+from .motion import ConstantVelocity, choose_peak, look_alike_ratio, within
 from .profiling import SectionTimer
 from .scale_filter import ScaleFilter
 from .search import lost_plan, search_side
 from .types import Box, TrackResult, TrackState
 
 log = logging.getLogger(__name__)
-
-
-def _near(a, b, shape, radius: float) -> bool:
-    """Whether two (iy, ix) cells of wrapped maps of ``shape`` (H, W) lie within ``radius``."""
-    h, w = shape
-    dy = (a[0] - b[0] + h // 2) % h - h // 2
-    dx = (a[1] - b[1] + w // 2) % w - w // 2
-    return dy * dy + dx * dx <= radius * radius
 
 
 @dataclass
@@ -352,12 +344,11 @@ class RARTracker:
             peaks, idx, psrs = peak_and_psr(response)
             scored = peaks * torch.tensor(penalties)
             best = int(scored.argmax())
-            if check:
+            if check:  # where the Hann window's answer is elsewhere, it is taken
                 h_peaks, h_idx, h_psrs = peak_and_psr(hann)
                 h_best = int((h_peaks * torch.tensor(penalties)).argmax())
                 radius = max(self._box_cells(st.size, sides[best])) / 2.0
-                if not _near(idx[best].tolist(), h_idx[h_best].tolist(), response.shape[-2:],
-                             radius):  # they disagree: the Hann window's answer
+                if not within(idx[best].tolist(), h_idx[h_best].tolist(), hann.shape, radius):
                     response, peaks, idx, psrs = hann, h_peaks, h_idx, h_psrs
                     scored, best = h_peaks * torch.tensor(penalties), h_best
             peak, psr = float(peaks[best]), float(psrs[best])

@@ -182,9 +182,11 @@ class RARTracker:
                                     device=self.device)
         self.fast_window = (cosine_window(fs, taper=c.window_taper, device=self.device)
                             if c.flat_window_speed > 0 else self.window)
-        # crowd_ratio, window_agreement: the Hann window for the search when in doubt
+        # crowd_ratio, window_agreement: the Hann window for the search when in doubt (the
+        # templates' window when that is the Hann window already)
         self.crowd_window = (cosine_window(fs, device=self.device)
-                             if c.crowd_ratio > 0 or c.window_agreement else self.window)
+                             if (c.crowd_ratio > 0 or c.window_agreement) and c.window_taper < 1
+                             and c.flat_window_speed == 0 else self.window)
         # the Hann window with its peak at zero displacement (index 0 of the wrapped response)
         self.response_prior = torch.fft.ifftshift(cosine_window(fs)).cpu()
         # with scale_filter the size has its own filter: one crop per frame
@@ -267,6 +269,12 @@ class RARTracker:
     def _box_cells(self, size, side) -> tuple[float, float]:
         return self.geometry.box_cells(size[0], size[1], side)
 
+    def _target_radius(self, side: float) -> float:
+        """Half the target's larger side in feature cells of a crop of ``side`` pixels: how far
+        from the peak a response's local maximum is something else (crowd_ratio,
+        window_agreement)."""
+        return max(self._box_cells(self._state.size, side)) / 2.0
+
     def _side(self, size, image_size=None) -> float:
         width, height = image_size or self._state.image_size
         return search_side(self.geometry.side(size[0], size[1]), self.config.min_search_px,
@@ -347,8 +355,8 @@ class RARTracker:
             if check:  # where the Hann window's answer is elsewhere, it is taken
                 h_peaks, h_idx, h_psrs = peak_and_psr(hann)
                 h_best = int((h_peaks * torch.tensor(penalties)).argmax())
-                radius = max(self._box_cells(st.size, sides[best])) / 2.0
-                if not within(idx[best].tolist(), h_idx[h_best].tolist(), hann.shape, radius):
+                if not within(idx[best].tolist(), h_idx[h_best].tolist(), hann.shape,
+                              self._target_radius(sides[best])):
                     response, peaks, idx, psrs = hann, h_peaks, h_idx, h_psrs
                     scored, best = h_peaks * torch.tensor(penalties), h_best
             peak, psr = float(peaks[best]), float(psrs[best])
@@ -364,9 +372,8 @@ class RARTracker:
                                         / cell_px)
             peak = float(response[best][iy, ix])  # confidence: the filter's own value there
             if c.crowd_ratio > 0:  # decides the next frame's search window
-                radius = max(self._box_cells(st.size, sides[best])) / 2.0
-                st.crowded = (not lost and look_alike_ratio(response[best], iy, ix, radius)
-                              >= c.crowd_ratio)
+                st.crowded = (not lost and look_alike_ratio(
+                    response[best], iy, ix, self._target_radius(sides[best])) >= c.crowd_ratio)
             dy, dx = subpixel_offset(choice, iy, ix)
         # the chosen crop: its centre, features and the attention state it leaves
         crop_center, phi = centers[best], phi[best:best + 1]

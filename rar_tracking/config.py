@@ -149,6 +149,12 @@ class TrackerConfig:
         'validation split, docs/evaluation.md; the shipped balanced heads were trained with it, '
         'the fast ones with 0.1)',
         lo=0.01, hi=1.0)
+    hog_weight: float = _param(
+        0.0, 'append HOG (31 gradient-orientation features per cell, rar_tracking/hog.py) '
+        "computed on each crop on the network's cell grid to the features the filter learns "
+        'from, scaled so that their energy on the first frame is this multiple of the deep '
+        "features' (position and size then also answer to every pixel of shift and per cent of "
+        'scale, as in ECO; 0: deep features only, the paper)', lo=0.0, hi=100.0)
     learning_rate: float = _param(
         0.012, 'online filter learning rate: the weight beta_t of the newest template',
         lo=0.0, hi=1.0, dynamic=True)

@@ -28,10 +28,10 @@ import math
 import cv2
 import numpy as np
 
+from .hog import CLIP, ORIENTATIONS, hog_cells  # noqa: F401  (CLIP, ORIENTATIONS: re-exported)
+
 MODEL_AREA = 512.0  # pixels of the resampled target (DSST's scale_model_max_area)
 CELL = 4  # cell side of the orientation histograms, model pixels
-ORIENTATIONS = 9  # orientations per cell over 180 degrees (twice as many over 360)
-CLIP = 0.2  # HOG's clipping of a normalised orientation bin
 LAMBDA = 1e-2  # regularisation of the scale filter (DSST)
 SIGMA_FACTOR = 0.25  # label std = SIGMA_FACTOR * sqrt(num_scales) scale steps (DSST)
 
@@ -46,50 +46,9 @@ def model_size(size: tuple[float, float]) -> tuple[int, int]:
 
 
 def orientation_features(patches: np.ndarray) -> np.ndarray:
-    """Felzenszwalb et al.'s HOG (the 31 features per cell DSST uses) of grey patches.
-
-    patches: (N, H, W) float32, H and W multiples of ``CELL``. Returns (N, D) float32 with
-    D = (H / CELL) * (W / CELL) * 31. Per cell the gradient magnitude is binned by orientation
-    over 360 degrees into ``2 * ORIENTATIONS`` bins (linear between the two nearest); each
-    cell is normalised by the L2 norm of each of the four 2 x 2-cell blocks that contain it
-    (the blocks' energy taken from the contrast-insensitive histogram) and each quotient
-    clipped at ``CLIP``. Features per cell: the 18 contrast-sensitive bins and the 9
-    contrast-insensitive ones (opposite directions added), each summed over the four
-    normalisations and halved, and 4 texture features (per normalisation, the sum of the
-    sensitive bins times 0.2357). A cell's texture then counts as much as a strong edge,
-    whatever the contrast.
-    """
-    n, h, w = patches.shape
-    bins = 2 * ORIENTATIONS
-    gy, gx = np.gradient(patches, axis=(1, 2))
-    mag = np.hypot(gx, gy)
-    pos = np.mod(np.arctan2(gy, gx), 2.0 * np.pi) * (bins / (2.0 * np.pi))
-    low = np.floor(pos)
-    frac = pos - low
-    low = low.astype(np.int64) % bins
-    high = (low + 1) % bins
-    ch, cw = h // CELL, w // CELL
-
-    def cells(a: np.ndarray) -> np.ndarray:
-        return a.reshape(n, ch, CELL, cw, CELL).sum(axis=(2, 4))
-
-    signed = np.stack([cells(mag * ((low == o) * (1.0 - frac) + (high == o) * frac))
-                       for o in range(bins)], axis=-1)  # (N, ch, cw, 18)
-    unsigned = signed[..., :ORIENTATIONS] + signed[..., ORIENTATIONS:]
-    energy = np.pad((unsigned ** 2).sum(axis=-1), ((0, 0), (1, 1), (1, 1)), mode='edge')
-    # block (i, j) covers padded cells i..i+1 x j..j+1; cell (i, j) lies in blocks i..i+1 x j..j+1
-    blocks = energy[:, :-1, :-1] + energy[:, 1:, :-1] + energy[:, :-1, 1:] + energy[:, 1:, 1:]
-    out_signed, out_unsigned, texture = 0.0, 0.0, []
-    for dy in (0, 1):
-        for dx in (0, 1):
-            norm = np.sqrt(blocks[:, dy:dy + ch, dx:dx + cw] + 1e-8)[..., None]
-            part = np.minimum(signed / norm, CLIP)
-            out_signed = out_signed + part
-            out_unsigned = out_unsigned + np.minimum(unsigned / norm, CLIP)
-            texture.append(0.2357 * part.sum(axis=-1))
-    feats = np.concatenate([0.5 * out_signed, 0.5 * out_unsigned,
-                            np.stack(texture, axis=-1)], axis=-1)
-    return feats.reshape(n, -1).astype(np.float32)
+    """HOG (:func:`rar_tracking.hog.hog_cells`) of grey patches on ``CELL`` x ``CELL`` cells,
+    one flat vector per patch: (N, H, W) -> (N, (H / CELL) * (W / CELL) * 31)."""
+    return hog_cells(patches, CELL).reshape(len(patches), -1)
 
 
 def scale_samples(image: np.ndarray, center: tuple[float, float], size: tuple[float, float],

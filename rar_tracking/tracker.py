@@ -53,6 +53,7 @@ from .config import TrackerConfig
 from .device import select_device
 from .errors import InvalidBoxError, InvalidImageError, NotInitializedError
 from .geometry import Geometry, probe_feature_size
+from .hog import crop_orientations
 from .imaging import as_rgb_image, crop_square, crop_squares_torch, validate_box
 from .model.attention import AttentionState
 from .model.backbone import resolve_trunk_name
@@ -91,6 +92,7 @@ class TrackerState:
     colour: ColourModel | None = None  # the target's colour histograms (colour_weight)
     scales: ScaleFilter | None = None  # the size's own filter (scale_filter)
     crowded: bool = False  # the last response had a look-alike's peak (crowd_ratio)
+    hog_gain: float = 0.0  # the factor on the HOG channels (hog_weight), fixed on frame 0
 
     def __deepcopy__(self, memo):
         return TrackerState(self.center, self.size, self.base_size, self.image_size,
@@ -100,7 +102,7 @@ class TrackerState:
                             copy.copy(self.motion), self.lost_count, self.lost_cursor,
                             self.colour.copy() if self.colour is not None else None,
                             self.scales.copy() if self.scales is not None else None,
-                            self.crowded)
+                            self.crowded, self.hog_gain)
 
 
 class RARTracker:
@@ -234,8 +236,10 @@ class RARTracker:
 
     # ------------------------------------------------------------------ features
     def _features(self, image: np.ndarray, centers, sides: list[float], out: int,
-                  attention: list[AttentionState] | None):
-        """Crops (one per centre and side) -> phi^a (N, C, h, w) and the new attention states."""
+                  attention: list[AttentionState] | None, orientations: bool = True):
+        """Crops (one per centre and side) -> phi^a (N, C, h, w) and the new attention states;
+        with hog_weight and ``orientations`` the crops' HOG channels, times the target's gain,
+        follow the deep ones."""
         with self.timer.section('crop and resize'):
             if self.device.type == 'cuda':  # upload the frame once, crop on the GPU
                 frame = torch.from_numpy(image).to(self.device, non_blocking=True)
@@ -248,7 +252,21 @@ class RARTracker:
                 batch = batch.contiguous(memory_format=torch.channels_last)
         states = [s.expand(len(sides)) for s in attention] if attention else None
         phi, new_states, _ = self.run_net(batch, states)
+        if self.config.hog_weight > 0 and orientations:
+            hog = self._orientations(image, centers, sides, out, phi)
+            phi = torch.cat([phi, self._state.hog_gain * hog], dim=1)
         return phi, new_states
+
+    def _orientations(self, image: np.ndarray, centers, sides: list[float], out: int,
+                      like: torch.Tensor) -> torch.Tensor:
+        """HOG of the crops on the deep features' cell grid (hog_weight): (N, 31, h, w) on
+        ``like``'s device and dtype. Cropped again on the CPU (on CUDA the network's crops
+        never leave the device)."""
+        with self.timer.section('orientation features (hog_weight)'):
+            crops = np.stack([crop_square(image, cx, cy, s, out)
+                              for (cx, cy), s in zip(centers, sides)])
+            hog = crop_orientations(crops, like.shape[-1], self.stride)
+            return torch.from_numpy(hog).to(like.device, like.dtype)
 
     def _template_terms(self, phi: torch.Tensor, box_cells: tuple[float, float]):
         g = self.geometry
@@ -291,7 +309,16 @@ class RARTracker:
         size = (max(box.w, self.config.min_size), max(box.h, self.config.min_size))
         center = box.center
         side = self._side(size, (width, height))
-        phi, attention = self._features(image, [center], [side], self.config.crop, None)
+        phi, attention = self._features(image, [center], [side], self.config.crop, None,
+                                         orientations=False)
+        hog_gain = 0.0
+        if self.config.hog_weight > 0:  # the HOG block's energy: hog_weight times the deep one's
+            hog = self._orientations(image, [center], [side], self.config.crop, phi)
+            energy = float((hog ** 2).sum(dim=1).mean())
+            if energy > 0:
+                hog_gain = math.sqrt(self.config.hog_weight
+                                     * float((phi ** 2).sum(dim=1).mean()) / energy)
+            phi = torch.cat([phi, hog_gain * hog], dim=1)
         with self.timer.section('correlation filter (Eq. 10)'):
             terms = self._template_terms(phi, self._box_cells(size, side))
             templates = TemplateSet(self.config.num_templates, self.config.first_template_weight)
@@ -310,7 +337,8 @@ class RARTracker:
                                    peak_ref, last_image=image.copy(),
                                    motion=ConstantVelocity(self.config.motion_lr,
                                                            gate=self.config.motion_gate),
-                                   colour=ColourModel(self.config.colour_bins))
+                                   colour=ColourModel(self.config.colour_bins),
+                                   hog_gain=hog_gain)
         self._state.colour.learn(image, center, size, side)
         if self.config.scale_filter:
             with self.timer.section('scale filter'):

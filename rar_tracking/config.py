@@ -251,6 +251,12 @@ class TrackerConfig:
         'least this fraction of the search side per frame (0: always); below a tenth of the '
         "side the crop's cosine window still weighs the target's centre at 0.9 or more, so a "
         'still crop loses nothing and a wrong prediction cannot move it', lo=0.0, hi=0.5)
+    camera_motion: float = _param(
+        0.0, "when the whole frame moved (the camera panned: phase correlation of the "
+        'downscaled frames, rar_tracking/egomotion.py) by at least this fraction of the search '
+        'side since the last frame, search the pyramid also around the last centre moved with '
+        "it; the higher of the two searches' peaks wins (0: off). 0.1: below it the crop's "
+        "cosine window still weighs the target's centre at 0.9 or more", lo=0.0, hi=1.0)
     peak_candidates: int = _param(
         4, 'local maxima of the response the motion prior chooses from', lo=1, hi=32)
     lost_search_growth: float = _param(

@@ -51,6 +51,7 @@ import torch
 from .colour import ColourModel
 from .config import TrackerConfig
 from .device import select_device
+from .egomotion import GlobalShift
 from .errors import InvalidBoxError, InvalidImageError, NotInitializedError
 from .geometry import Geometry, probe_feature_size
 from .hog import crop_orientations
@@ -93,6 +94,7 @@ class TrackerState:
     scales: ScaleFilter | None = None  # the size's own filter (scale_filter)
     crowded: bool = False  # the last response had a look-alike's peak (crowd_ratio)
     hog_gain: float = 0.0  # the factor on the HOG channels (hog_weight), fixed on frame 0
+    camera: GlobalShift | None = None  # the frame's global shift (camera_motion)
 
     def __deepcopy__(self, memo):
         return TrackerState(self.center, self.size, self.base_size, self.image_size,
@@ -102,7 +104,8 @@ class TrackerState:
                             copy.copy(self.motion), self.lost_count, self.lost_cursor,
                             self.colour.copy() if self.colour is not None else None,
                             self.scales.copy() if self.scales is not None else None,
-                            self.crowded, self.hog_gain)
+                            self.crowded, self.hog_gain,
+                            self.camera.copy() if self.camera is not None else None)
 
 
 class RARTracker:
@@ -338,7 +341,8 @@ class RARTracker:
                                    motion=ConstantVelocity(self.config.motion_lr,
                                                            gate=self.config.motion_gate),
                                    colour=ColourModel(self.config.colour_bins),
-                                   hog_gain=hog_gain)
+                                   hog_gain=hog_gain,
+                                   camera=GlobalShift(image) if self.config.camera_motion else None)
         self._state.colour.learn(image, center, size, side)
         if self.config.scale_filter:
             with self.timer.section('scale filter'):
@@ -365,7 +369,11 @@ class RARTracker:
         st.frame += 1
         w_hat = st.templates.filter(c.lambda1, c.lambda2)
         lost = st.status == TrackState.LOST
-        centers, sides, penalties = self._search_plan(width, height)
+        shift = None
+        if st.camera is not None:
+            with self.timer.section('global shift (camera_motion)'):
+                shift = st.camera.update(image)
+        centers, sides, penalties = self._search_plan(width, height, shift)
         phi, new_states = self._features(image, centers, sides, c.crop, st.attention)
         with self.timer.section('response (Eq. 11) and copy to host'):
             # the response maps are small: one copy to the host, then no more device syncs
@@ -416,7 +424,7 @@ class RARTracker:
         if found:
             old = st.center
             center = (crop_center[0] + dx * cell_px, crop_center[1] + dy * cell_px)
-            scale = 1.0 if lost else self.scale_factors[best]
+            scale = 1.0 if lost else self.scale_factors[best % len(self.scale_factors)]
             if st.scales is not None and not lost:  # the size's own filter, at the new centre
                 with self.timer.section('scale filter'):
                     scale = self._filter_scale(image, center)
@@ -448,7 +456,8 @@ class RARTracker:
         result = TrackResult(Box.from_center(*st.center, *st.size), st.status, confidence, peak,
                              psr, math.sqrt(st.size[0] * st.size[1] /
                                             (st.base_size[0] * st.base_size[1])),
-                             (time.perf_counter() - start) * 1e3, {'scale_index': best})
+                             (time.perf_counter() - start) * 1e3,
+                             {'scale_index': best % len(self.scale_factors), 'crop_index': best})
         st.last = result
         st.last_image = image.copy()  # the caller may reuse its buffer
         return result
@@ -506,10 +515,12 @@ class RARTracker:
             dy2, dx2 = subpixel_offset(response[0], iy, ix)
         return new_center, phi, new_states, float(peaks[0]), float(psrs[0]), dy2, dx2
 
-    def _search_plan(self, width: int, height: int
+    def _search_plan(self, width: int, height: int, shift: tuple[float, float] | None = None
                      ) -> tuple[list[tuple[float, float]], list[float], list[float]]:
         """Centres, sides and peak penalties of this frame's crops: the scale pyramid around
-        the last position, or while LOST a grid of normal crops (memory read only)."""
+        the last position (and, with camera_motion, around it moved by the frame's global
+        ``shift``: scale index = crop index modulo num_scales), or while LOST a grid of
+        normal crops (memory read only)."""
         st, c = self._state, self.config
         side = self._side(st.size)
         if st.status == TrackState.LOST:
@@ -521,9 +532,18 @@ class RARTracker:
             else:
                 centers = self._lost_grid(st.center, side, width, height)
             return centers, [side] * len(centers), [1.0] * len(centers)
-        return ([self._search_center(width, height)] * len(self.scale_factors),
-                [side * f for f in self.scale_factors],
-                [1.0 if f == 1.0 else c.scale_penalty for f in self.scale_factors])
+        centers = [self._search_center(width, height)]
+        if shift is not None and math.hypot(*shift) >= c.camera_motion * side:
+            # the camera moved: the same pyramid again where the background took the last
+            # centre; the higher peak decides (a camera following its target moves the
+            # background, not the target)
+            x, y = centers[0]
+            centers.append((min(max(x + shift[0], 0.0), float(width)),
+                            min(max(y + shift[1], 0.0), float(height))))
+        n = len(self.scale_factors)
+        return ([p for p in centers for _ in range(n)],
+                [side * f for f in self.scale_factors] * len(centers),
+                [1.0 if f == 1.0 else c.scale_penalty for f in self.scale_factors] * len(centers))
 
     def _moving_fast(self) -> bool:
         """Whether this frame's search uses ``fast_window`` (``flat_window_speed``): the

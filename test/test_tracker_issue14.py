@@ -9,7 +9,8 @@ import torch
 
 from rar_tracking import Box, TrackState
 from rar_tracking.data.scenarios import (crossing_twin, fast_small_target, leave_and_reenter,
-                                         scrambled_target)
+                                         panning_camera, scrambled_target)
+from rar_tracking.egomotion import GlobalShift
 from rar_tracking.motion import ConstantVelocity, choose_peak, look_alike_ratio, top_peaks
 from rar_tracking.search import LOST_CROPS, lost_plan, search_side
 from rar_tracking.tracker import RARTracker
@@ -238,3 +239,40 @@ def test_flat_window_only_while_fast_tightens_a_fast_target_and_spares_a_slow_on
     slow = fast_small_target(seed=2, speed=1.5, target_size=(24, 24))
     _, tracker = ious(config, slow, **changes)
     assert not tracker._moving_fast()  # 1.5 px per frame of a 72 px side: the Hann window
+
+
+def crops_chosen(config, seq, **changes):
+    """IoU per frame and the index of the crop each frame's position came from."""
+    tracker = RARTracker(config.replace(**changes))
+    tracker.initialize(seq.frame(0), seq.gt[0])
+    results = [tracker.track(seq.frame(i)) for i in range(1, len(seq))]
+    return (np.array([Box(*seq.gt[i + 1]).iou(r.box) for i, r in enumerate(results)]),
+            [r.extras['crop_index'] for r in results])
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_camera_motion_looks_where_the_pan_took_the_target_and_not_past_a_followed_one(
+        config, seed):
+    # the camera pans 24 px per frame (a third of a 24 px target's 72 px search side)
+    still = panning_camera(20, seed=seed, pan=24.0)
+    off, _ = crops_chosen(config, still)
+    on, crops = crops_chosen(config, still, camera_motion=0.1)
+    assert np.mean(off) < 0.9  # found, but lagging behind
+    assert np.mean(on) > 0.95 and min(on) > 0.9
+    assert sum(k >= 3 for k in crops) > len(crops) / 2  # the moved pyramid won
+    # a camera following its target moves the ground instead: the moved search runs and loses
+    followed = panning_camera(20, seed=seed, pan=24.0, follow=True)
+    off, _ = crops_chosen(config, followed)
+    on, crops = crops_chosen(config, followed, camera_motion=0.1)
+    np.testing.assert_allclose(on, off, atol=1e-6)  # (a batch of six crops rounds apart)
+    assert max(crops) < 3
+
+
+def test_the_global_shift_of_a_panned_frame():
+    seq = panning_camera(3, size=(1280, 360), seed=0, pan=20.0)
+    shift = GlobalShift(seq.frame(0))
+    dx, dy = shift.update(seq.frame(1))  # the ground moved 20 px to the left
+    assert abs(dx + 20.0) < 1.0 and abs(dy) < 1.0
+    copy = shift.copy()
+    assert shift.update(seq.frame(2)) == pytest.approx(copy.update(seq.frame(2)))
+    assert GlobalShift(seq.frame(0)).update(seq.frame(0)) == pytest.approx((0.0, 0.0), abs=0.05)

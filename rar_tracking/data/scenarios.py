@@ -8,6 +8,8 @@
   while (ground truth NaN), and comes back at the opposite side.
 - :func:`scrambled_target`: the target keeps its colours while its layout changes every frame
   (its tiles shuffled anew), a stand-in for a deforming target.
+- :func:`panning_camera`: the camera pans fast over the ground while the target stands still
+  on it (it crosses the image) or while the camera follows it (the ground moves instead).
 
 Objects are drawn at integer positions and clipped at the frame's border (the ground truth is
 the part inside the frame; NaN when none is). Textures are scikit-image's shipped images, as
@@ -163,3 +165,46 @@ def scrambled_target(num_frames: int = 24, size=(320, 240), seed: int = 0, *,
     return Sequence(f'scrambled-{seed}', _ScrambledFrames(bg, patch, boxes, blocks, seed),
                     _visible_gt(boxes, width, height), ['deformation'], (width, height),
                     {'format': 'scenario', 'seed': seed, 'blocks': blocks})
+
+
+class _PannedFrames:
+    """Windows of a larger background (the camera's view moving by ``offsets``), with objects
+    drawn in image coordinates on top."""
+
+    def __init__(self, world: np.ndarray, offsets: np.ndarray, size,
+                 objects: list[tuple[np.ndarray, np.ndarray]]):
+        self.world, self.offsets, self.size, self.objects = world, offsets, size, objects
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        (ox, oy), (width, height) = self.offsets[i], self.size
+        return _Frames(self.world[oy:oy + height, ox:ox + width], self.objects)[i]
+
+
+def panning_camera(num_frames: int = 30, size=(640, 240), seed: int = 0, *,
+                   target_size=(24, 24), pan: float = 16.0, follow: bool = False) -> Sequence:
+    """A camera panning left to right by ``pan`` px per frame over a textured ground. The
+    target stands still on the ground (``follow=False``: it crosses the image from right to
+    left at ``pan`` px per frame, as a parked vehicle under a drone that pans) or the camera
+    follows it (``follow=True``: it stays in the middle of the image while the ground moves)."""
+    width, height = size
+    rng, _, patch = _scene(seed, size, target_size)
+    travel = int(np.ceil(pan * (num_frames - 1)))
+    world = _texture('gravel', (width + travel, height), rng, crop_fraction=(0.6, 1.0))
+    offsets = np.stack([np.round(pan * np.arange(num_frames)).astype(int),
+                        np.zeros(num_frames, int)], axis=1)
+    if follow:
+        boxes = _line((width / 2, height / 2), (0.0, 0.0), num_frames, target_size)
+    else:  # still on the ground: the image position moves against the camera
+        start = (width - 1.5 * target_size[0], height / 2)  # enters from the right side
+        boxes = _line(start, (0.0, 0.0), num_frames, target_size)
+        boxes[:, 0] -= offsets[:, 0]
+    return Sequence(f'panning-{"follow" if follow else "still"}-{seed}',
+                    _PannedFrames(world, offsets, size, [(patch, boxes)]),
+                    _visible_gt(boxes, width, height), ['fast-motion', 'camera-motion'],
+                    (width, height), {'format': 'scenario', 'seed': seed, 'pan': pan,
+                                      'follow': follow})

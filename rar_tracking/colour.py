@@ -135,6 +135,20 @@ class ColourModel:
         scale = out / side
         return box_mean_response(pmap, cells, stride, (size[0] * scale, size[1] * scale))
 
+    def cell_map(self, image: np.ndarray, center, side: float, out: int, cells: int,
+                 stride: int) -> np.ndarray:
+        """The mean likelihood per feature cell (cells, cells) of the crop of ``side`` pixels
+        at ``center`` (resized to ``out``), cell i covering the ``stride`` crop pixels centred
+        on pixel ``stride * i``, where the network's cell i sits (``rar_tracking/geometry.py``);
+        not wrapped: the crop's layout, target at the centre."""
+        crop = crop_square(image, center[0], center[1], side, out)
+        pmap = likelihood(self.fg, self.bg, colour_index(crop, self.bins))
+        size, before = cells * stride, stride // 2
+        after = size - out - before
+        pmap = (np.pad(pmap, ((before, after), (before, after)), mode='edge') if after >= 0 else
+                np.pad(pmap, ((before, 0), (before, 0)), mode='edge')[:size, :size])
+        return pmap.reshape(cells, stride, cells, stride).mean(axis=(1, 3))
+
     def copy(self) -> 'ColourModel':
         other = ColourModel(self.bins)
         other.fg, other.bg = self.fg, self.bg  # replaced, never written in place

@@ -226,6 +226,12 @@ class TrackerConfig:
         "target-sized box, that a pixel's colour is the target's (0: off); a colour histogram "
         'ignores the layout the filter needs, so it holds a deforming target (Staple\'s idea)',
         lo=0.0, hi=1.0, dynamic=True)
+    colour_mask: bool = _param(
+        False, "weight the target patch z0 of Eq. 10 also by the colour model's likelihood, per "
+        "feature cell, that the template crop's pixels are the target's (normalised to mean 1 "
+        "under the target window): the filter learns the target's own pixels more than the "
+        "ground it stands on (CSRT's spatial reliability map, in the closed form); the "
+        'histograms learn with colour_lr')
     colour_bins: int = _param(
         32, 'colour model bins per RGB channel', choices=(8, 16, 32, 64))
     colour_lr: float = _param(

@@ -271,11 +271,31 @@ class RARTracker:
             hog = crop_orientations(crops, like.shape[-1], self.stride)
             return torch.from_numpy(hog).to(like.device, like.dtype)
 
-    def _template_terms(self, phi: torch.Tensor, box_cells: tuple[float, float]):
+    def _template_terms(self, phi: torch.Tensor, box_cells: tuple[float, float],
+                        colour: np.ndarray | None = None):
+        """Eq. 10's terms of a template crop (target at its centre). ``colour`` (colour_mask):
+        the colour likelihood per cell of that crop, which weighs z0's target window,
+        normalised to mean 1 under the window (a colour that says nothing, 0.5 everywhere,
+        leaves the window as it is)."""
         g = self.geometry
-        z0, ctx = template_patches(phi, self.window, g.offsets(box_cells),
-                                   g.target_window(box_cells, device=phi.device))
+        target = g.target_window(box_cells, device=phi.device)
+        if colour is not None:
+            cells = torch.from_numpy(colour).to(phi.device, torch.float32)
+            weight = torch.ones_like(cells) if target is None else target.to(torch.float32)
+            mean = float((weight * cells).sum() / weight.sum().clamp_min(1e-12))
+            target = (weight * cells / max(mean, 1e-6)).to(phi.dtype)
+        z0, ctx = template_patches(phi, self.window, g.offsets(box_cells), target)
         return cacf_terms(z0, ctx, self.label_hat)
+
+    def _colour_cells(self, colour: ColourModel, image: np.ndarray, center, side: float,
+                      like: torch.Tensor) -> np.ndarray | None:
+        """The colour likelihood per feature cell of the template crop at ``center`` when
+        colour_mask is on, else None."""
+        if not self.config.colour_mask:
+            return None
+        with self.timer.section('colour mask (colour_mask)'):
+            return colour.cell_map(image, center, side, self.config.crop, like.shape[-1],
+                                   self.stride)
 
     def _lost_grid(self, center, side: float, width: int, height: int) -> list[tuple[float, float]]:
         """Centres of the LOST search: a 3x3 grid whose crops together cover
@@ -322,8 +342,11 @@ class RARTracker:
                 hog_gain = math.sqrt(self.config.hog_weight
                                      * float((phi ** 2).sum(dim=1).mean()) / energy)
             phi = torch.cat([phi, hog_gain * hog], dim=1)
+        colour = ColourModel(self.config.colour_bins)
+        colour.learn(image, center, size, side)
         with self.timer.section('correlation filter (Eq. 10)'):
-            terms = self._template_terms(phi, self._box_cells(size, side))
+            terms = self._template_terms(phi, self._box_cells(size, side),
+                                         self._colour_cells(colour, image, center, side, phi))
             templates = TemplateSet(self.config.num_templates, self.config.first_template_weight)
             templates.add(terms, self.config.learning_rate)
             w_hat = templates.filter(self.config.lambda1, self.config.lambda2)
@@ -340,10 +363,9 @@ class RARTracker:
                                    peak_ref, last_image=image.copy(),
                                    motion=ConstantVelocity(self.config.motion_lr,
                                                            gate=self.config.motion_gate),
-                                   colour=ColourModel(self.config.colour_bins),
+                                   colour=colour,
                                    hog_gain=hog_gain,
                                    camera=GlobalShift(image) if self.config.camera_motion else None)
-        self._state.colour.learn(image, center, size, side)
         if self.config.scale_filter:
             with self.timer.section('scale filter'):
                 self._state.scales = ScaleFilter(self.config.scale_filter, self.config.scale_step)
@@ -439,8 +461,8 @@ class RARTracker:
                     nxt = self._search_center(width, height)
                     mem = ((nxt[1] - crop_center[1]) / cell_px,
                            (nxt[0] - crop_center[0]) / cell_px)
-                    self._learn(phi, dy, dx, new_states, mem)
-                if c.colour_weight > 0:
+                    self._learn(phi, dy, dx, new_states, mem, image)
+                if c.colour_weight > 0 or c.colour_mask:
                     st.colour.learn(image, st.center, st.size, self._side(st.size), c.colour_lr)
                 if st.scales is not None:
                     with self.timer.section('scale filter'):
@@ -580,7 +602,8 @@ class RARTracker:
         st.misses, st.status, st.lost_count, st.lost_cursor = 0, TrackState.TRACKING, 0, 0
 
     def _learn(self, phi: torch.Tensor, dy: float, dx: float,
-               new_states: list[AttentionState], memory_shift: tuple[float, float]) -> None:
+               new_states: list[AttentionState], memory_shift: tuple[float, float],
+               image: np.ndarray) -> None:
         """Add the re-centred template of this frame to the set; advance the attention memory.
 
         The memory moves with the target: the ConvLSTM's h and c were computed on a crop
@@ -593,7 +616,9 @@ class RARTracker:
         """
         st, c = self._state, self.config
         centred = shift_zero_fill(phi, int(round(dy)), int(round(dx)))
-        terms = self._template_terms(centred, self._box_cells(st.size, self._side(st.size)))
+        side = self._side(st.size)
+        terms = self._template_terms(centred, self._box_cells(st.size, side),
+                                     self._colour_cells(st.colour, image, st.center, side, phi))
         my, mx = memory_shift
         st.templates.first_weight = c.first_template_weight
         st.templates.add(terms, c.learning_rate)

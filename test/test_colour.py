@@ -67,3 +67,23 @@ def test_model_finds_the_moved_target_and_learns_slowly():
     red = colour_index(np.array(RED, np.uint8), 32)
     assert model.fg[red] == pytest.approx(0.96 * before[red])  # rate 0.04 of the new frame
     assert copy.fg[red] == pytest.approx(before[red])  # a copy does not follow
+
+
+def test_cell_map_reads_the_likelihood_on_the_networks_cell_grid():
+    # a red 24 x 24 square on grey, crop of 97 px at one pixel per image pixel, 8 px cells
+    image = np.full((200, 200, 3), 90, np.uint8)
+    image[88:112, 88:112] = (220, 30, 30)
+    model = ColourModel(32)
+    model.learn(image, (100.0, 100.0), (24.0, 24.0), 72.0)
+    cells = model.cell_map(image, (100.0, 100.0), 97.0, 97, 12, 8)
+    assert cells.shape == (12, 12)
+    # image pixel 100 is crop coordinate 48.5 (crop_square's convention), so the square
+    # covers crop pixels 37..59 and half of 36 and 60; cell i covers pixels 8i-4 .. 8i+3
+    assert np.allclose(cells[6:8, 6:8], 1.0)  # pixels 44..59: all target
+    assert cells[5:8, 5:8].min() > 0.85  # 36..43: the first half pixel is mixed
+    assert cells[8, :].max() < 0.1 and cells[:, 8].max() < 0.1  # 60..67: half a pixel of it
+    assert cells[:5].max() == 0.0 and cells[9:].max() == 0.0 and cells[:, :5].max() == 0.0
+    # a model that has seen neither colour says 0.5 everywhere
+    blank = ColourModel(32)
+    blank.fg, blank.bg = np.zeros(32 ** 3), np.zeros(32 ** 3)
+    assert np.allclose(blank.cell_map(image, (100.0, 100.0), 97.0, 97, 12, 8), 0.5)

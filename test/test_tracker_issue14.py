@@ -276,3 +276,28 @@ def test_the_global_shift_of_a_panned_frame():
     copy = shift.copy()
     assert shift.update(seq.frame(2)) == pytest.approx(copy.update(seq.frame(2)))
     assert GlobalShift(seq.frame(0)).update(seq.frame(0)) == pytest.approx((0.0, 0.0), abs=0.05)
+
+
+def test_colour_mask_weighs_the_target_patch_by_colour_and_says_nothing_without_evidence(config):
+    from rar_tracking.data.synthetic import make_sequence
+    seq = make_sequence(2, seed=1)
+    tracker = RARTracker(config.replace(colour_mask=True))
+    tracker.initialize(seq.frame(0), seq.gt[0])
+    st = tracker._state
+    side = tracker._side(st.size)
+    with torch.no_grad():
+        phi, _ = tracker._features(seq.frame(0), [st.center], [side], tracker.config.crop, None)
+        box = tracker._box_cells(st.size, side)
+        plain = tracker._template_terms(phi, box)
+        flat = tracker._template_terms(phi, box, np.full(phi.shape[-2:], 0.5, np.float32))
+        cells = st.colour.cell_map(seq.frame(0), st.center, side, tracker.config.crop,
+                                   phi.shape[-1], tracker.stride)
+        masked = tracker._template_terms(phi, box, cells)
+    for a, b in zip(plain, flat):  # a likelihood of 0.5 everywhere: the window as it was
+        torch.testing.assert_close(a, b)
+    # the target's cells weigh more than the background's: the target patch's energy moves
+    h, w = phi.shape[-2:]
+    inner = cells[h // 2 - 1:h // 2 + 2, w // 2 - 1:w // 2 + 2].mean()
+    assert inner > 0.8 and cells.mean() < 0.5
+    assert not torch.allclose(masked[1], plain[1], rtol=1e-3)
+    torch.testing.assert_close(masked[2], plain[2])  # the context patches keep the crop window

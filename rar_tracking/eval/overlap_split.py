@@ -12,7 +12,6 @@ the success AUC of docs/evaluation.md (the AUC averages the success rate over th
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -44,32 +43,21 @@ def overlap_split(boxes: np.ndarray, gt: np.ndarray) -> dict[str, float]:
 
 
 def main(argv=None) -> int:
-    from ..data.layouts import load_dataset
-    from .classes import in_split, load_split
-    from .robustness import MAX_STARTS, SEPARATOR
-    from .run import safe_name
+    from .saved import run_truth, tracker_boxes
 
     p = argparse.ArgumentParser(prog='python -m rar_tracking.eval.overlap_split',
                                 description=__doc__.split('\n\n')[0])
     p.add_argument('run', type=Path, help='an evaluation output folder (results.json, boxes/)')
     args = p.parse_args(argv)
-    settings = json.loads((args.run / 'results.json').read_text())['settings']
-    keep = set(load_split(settings['split'])) if settings.get('split') else None
-    truth = {}  # by the file name eval gave each sequence and each of its started copies
-    for folder in settings['data'] or []:
-        for s in in_split(load_dataset(folder, None), keep):
-            for name in [s.name] + [f'{s.name}{SEPARATOR}{k}' for k in range(1, MAX_STARTS + 1)]:
-                truth[safe_name(name)] = s.gt  # frame 0, where copies differ, is not scored
+    truth = run_truth(args.run)
     names = ('iou', 'true centre', 'true size', 'true centre + aspect')
-    for tracker in sorted(d for d in (args.run / 'boxes').iterdir() if d.is_dir()):
-        print(f'{tracker.name}\n{"sequence":16s}' + ''.join(f'{n:>22s}' for n in names))
+    for tracker, sequences in tracker_boxes(args.run, truth).items():
+        print(f'{tracker}\n{"sequence":16s}' + ''.join(f'{n:>22s}' for n in names))
         rows = []
-        for path in sorted(tracker.glob('*.txt')):
-            if path.stem not in truth:
-                continue
-            row = overlap_split(np.loadtxt(path, delimiter=',', ndmin=2), truth[path.stem])
+        for stem, boxes in sequences.items():
+            row = overlap_split(boxes, truth[stem])
             rows.append(row)
-            print(f'{path.stem:16s}' + ''.join(f'{row[n]:22.3f}' for n in names))
+            print(f'{stem:16s}' + ''.join(f'{row[n]:22.3f}' for n in names))
         if rows:
             print(f'{"mean":16s}' + ''.join(f'{np.mean([r[n] for r in rows]):22.3f}'
                                             for n in names) + '\n')

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .imaging import crop_square
+from .imaging import crop_square, on_cell_grid
 
 # The foreground histogram reads the central fraction of the box on each axis.
 FOREGROUND_FRACTION = 0.8
@@ -142,11 +142,8 @@ class ColourModel:
         on pixel ``stride * i``, where the network's cell i sits (``rar_tracking/geometry.py``);
         not wrapped: the crop's layout, target at the centre."""
         crop = crop_square(image, center[0], center[1], side, out)
-        pmap = likelihood(self.fg, self.bg, colour_index(crop, self.bins))
-        size, before = cells * stride, stride // 2
-        after = size - out - before
-        pmap = (np.pad(pmap, ((before, after), (before, after)), mode='edge') if after >= 0 else
-                np.pad(pmap, ((before, 0), (before, 0)), mode='edge')[:size, :size])
+        pmap = on_cell_grid(likelihood(self.fg, self.bg, colour_index(crop, self.bins)),
+                            cells, stride)
         return pmap.reshape(cells, stride, cells, stride).mean(axis=(1, 3))
 
     def copy(self) -> 'ColourModel':

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .imaging import on_cell_grid
+
 ORIENTATIONS = 9  # orientations per cell over 180 degrees (twice as many over 360)
 CLIP = 0.2  # HOG's clipping of a normalised orientation bin
 CHANNELS = 3 * ORIENTATIONS + 4  # 18 signed + 9 unsigned + 4 texture = 31
@@ -81,12 +83,5 @@ def crop_orientations(crops: np.ndarray, feature_size: int, stride: int) -> np.n
     pixel before the deep cell's pixel, the same for every crop (template and search), so a
     displacement does not see it.
     """
-    grey = crops.astype(np.float32).mean(axis=-1) / 255.0
-    size = feature_size * stride
-    before = stride // 2
-    after = size - grey.shape[1] - before
-    if after >= 0:
-        grey = np.pad(grey, ((0, 0), (before, after), (before, after)), mode='edge')
-    else:
-        grey = np.pad(grey, ((0, 0), (before, 0), (before, 0)), mode='edge')[:, :size, :size]
+    grey = on_cell_grid(crops.astype(np.float32).mean(axis=-1) / 255.0, feature_size, stride)
     return np.ascontiguousarray(hog_cells(grey, stride).transpose(0, 3, 1, 2))

@@ -62,6 +62,19 @@ def crop_square(image: np.ndarray, cx: float, cy: float, side: float, out: int) 
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def on_cell_grid(maps: np.ndarray, cells: int, stride: int) -> np.ndarray:
+    """Crop-sized maps (..., S, S) padded (edges replicated) or cut to (..., cells * stride,
+    cells * stride) so that block i of ``stride`` pixels is centred on crop pixel
+    ``stride * i``, where the network's feature cell i sits (``rar_tracking/geometry.py``):
+    ``stride // 2`` pixels are added before, what is missing or left over after."""
+    size, before = cells * stride, stride // 2
+    after = size - maps.shape[-1] - before
+    lead = [(0, 0)] * (maps.ndim - 2)
+    if after >= 0:
+        return np.pad(maps, lead + [(before, after)] * 2, mode='edge')
+    return np.pad(maps, lead + [(before, 0)] * 2, mode='edge')[..., :size, :size]
+
+
 def crop_squares_torch(image: torch.Tensor, centers, sides, out: int) -> torch.Tensor:
     """The crops of :func:`crop_square` computed on the image's device (bilinear, replicate).
 

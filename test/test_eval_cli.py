@@ -210,6 +210,7 @@ def test_sequence_classes_from_tags_origin_and_content():
     assert sequence_classes('truck2', ['fast-motion'], 'UAV123@10fps truck2') == [
         'fast-motion', 'aerial']
     assert sequence_classes('Jogging1', [], 'OTB-2013') == ['distractor']
+    assert sequence_classes('Jogging1~2', [], 'OTB-2013') == ['distractor']  # a started copy
     assert sequence_classes('yamaha', ['long-term-source']) == []
 
 

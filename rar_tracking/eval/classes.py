@@ -40,7 +40,10 @@ CONTENT_CLASSES: dict[str, tuple[str, ...]] = {
 
 
 def sequence_classes(name: str, tags: Iterable[str], origin: str | None = None) -> list[str]:
-    """The classes of :data:`CLASSES` one sequence belongs to (see the module docstring)."""
+    """The classes of :data:`CLASSES` one sequence belongs to (see the module docstring). A
+    copy started from a moved box (``Bird2~1``, ``--starts``) has its sequence's classes."""
+    from .robustness import SEPARATOR
+    name = name.split(SEPARATOR)[0]
     found = set()
     for tag in tags:
         head = str(tag).split()[0] if str(tag).strip() else ''

@@ -28,7 +28,7 @@ import math
 import cv2
 import numpy as np
 
-from .hog import CLIP, ORIENTATIONS, hog_cells  # noqa: F401  (CLIP, ORIENTATIONS: re-exported)
+from .hog import hog_cells
 
 MODEL_AREA = 512.0  # pixels of the resampled target (DSST's scale_model_max_area)
 CELL = 4  # cell side of the orientation histograms, model pixels

@@ -54,7 +54,7 @@ from .device import select_device
 from .egomotion import GlobalShift
 from .errors import InvalidBoxError, InvalidImageError, NotInitializedError
 from .geometry import Geometry, probe_feature_size
-from .hog import crop_orientations
+from .hog import CHANNELS as HOG_CHANNELS, crop_orientations
 from .imaging import as_rgb_image, crop_square, crop_squares_torch, validate_box
 from .model.attention import AttentionState
 from .model.backbone import resolve_trunk_name
@@ -239,10 +239,11 @@ class RARTracker:
 
     # ------------------------------------------------------------------ features
     def _features(self, image: np.ndarray, centers, sides: list[float], out: int,
-                  attention: list[AttentionState] | None, orientations: bool = True):
+                  attention: list[AttentionState] | None, hog_gain: float | None = None):
         """Crops (one per centre and side) -> phi^a (N, C, h, w) and the new attention states;
-        with hog_weight and ``orientations`` the crops' HOG channels, times the target's gain,
-        follow the deep ones."""
+        with hog_weight the crops' HOG channels follow the deep ones, times ``hog_gain``
+        (default: the target's)."""
+        crops = None
         with self.timer.section('crop and resize'):
             if self.device.type == 'cuda':  # upload the frame once, crop on the GPU
                 frame = torch.from_numpy(image).to(self.device, non_blocking=True)
@@ -255,21 +256,15 @@ class RARTracker:
                 batch = batch.contiguous(memory_format=torch.channels_last)
         states = [s.expand(len(sides)) for s in attention] if attention else None
         phi, new_states, _ = self.run_net(batch, states)
-        if self.config.hog_weight > 0 and orientations:
-            hog = self._orientations(image, centers, sides, out, phi)
-            phi = torch.cat([phi, self._state.hog_gain * hog], dim=1)
+        if self.config.hog_weight > 0:
+            with self.timer.section('orientation features (hog_weight)'):
+                if crops is None:  # on CUDA the network's crops stay there: cut them on the CPU
+                    crops = np.stack([crop_square(image, cx, cy, s, out)
+                                      for (cx, cy), s in zip(centers, sides)])
+                hog = torch.from_numpy(crop_orientations(crops, phi.shape[-1], self.stride))
+                gain = self._state.hog_gain if hog_gain is None else hog_gain
+                phi = torch.cat([phi, gain * hog.to(phi.device, phi.dtype)], dim=1)
         return phi, new_states
-
-    def _orientations(self, image: np.ndarray, centers, sides: list[float], out: int,
-                      like: torch.Tensor) -> torch.Tensor:
-        """HOG of the crops on the deep features' cell grid (hog_weight): (N, 31, h, w) on
-        ``like``'s device and dtype. Cropped again on the CPU (on CUDA the network's crops
-        never leave the device)."""
-        with self.timer.section('orientation features (hog_weight)'):
-            crops = np.stack([crop_square(image, cx, cy, s, out)
-                              for (cx, cy), s in zip(centers, sides)])
-            hog = crop_orientations(crops, like.shape[-1], self.stride)
-            return torch.from_numpy(hog).to(like.device, like.dtype)
 
     def _template_terms(self, phi: torch.Tensor, box_cells: tuple[float, float],
                         colour: np.ndarray | None = None):
@@ -333,10 +328,10 @@ class RARTracker:
         center = box.center
         side = self._side(size, (width, height))
         phi, attention = self._features(image, [center], [side], self.config.crop, None,
-                                         orientations=False)
+                                         hog_gain=1.0)
         hog_gain = 0.0
         if self.config.hog_weight > 0:  # the HOG block's energy: hog_weight times the deep one's
-            hog = self._orientations(image, [center], [side], self.config.crop, phi)
+            phi, hog = phi[:, :-HOG_CHANNELS], phi[:, -HOG_CHANNELS:]
             energy = float((hog ** 2).sum(dim=1).mean())
             if energy > 0:
                 hog_gain = math.sqrt(self.config.hog_weight

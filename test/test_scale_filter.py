@@ -7,8 +7,8 @@ import pytest
 
 from rar_tracking import Box, TrackerConfig
 from rar_tracking.data.synthetic import make_sequence
-from rar_tracking.scale_filter import (CELL, CLIP, ORIENTATIONS, ScaleFilter, model_size,
-                                       orientation_features)
+from rar_tracking.hog import CLIP, ORIENTATIONS
+from rar_tracking.scale_filter import CELL, ScaleFilter, model_size, orientation_features
 from rar_tracking.tracker import RARTracker
 
 

@@ -128,11 +128,6 @@ class TrackerConfig:
         "position is found (within the pyramid's range, num_scales // 2 steps, and smoothed by "
         "scale_lr); the network then runs on one crop per frame. 0: the paper's pyramid. Odd",
         lo=0, hi=65)
-    scale_calibration: bool = _param(
-        False, "weigh the pyramid's peaks so that, for the current filter on the first frame "
-        '(where the size is known), the crops the same number of steps larger and smaller '
-        'peak equally (one more correlation per frame): the raw peaks fall off more slowly '
-        'towards larger crops and so prefer growing the box (docs/evaluation.md)', dynamic=True)
     scale_filter_lr: float = _param(
         0.025, "learning rate of the scale filter (DSST's value)", lo=0.0, hi=1.0, dynamic=True)
 

@@ -58,8 +58,8 @@ from .hog import CHANNELS as HOG_CHANNELS, crop_orientations
 from .imaging import as_rgb_image, crop_square, crop_squares_torch, validate_box
 from .model.attention import AttentionState
 from .model.backbone import resolve_trunk_name
-from .model.correlation import (TemplateSet, cacf_terms, calibration_weights,
-                                correlation_response, cosine_window, gaussian_label,
+from .model.correlation import (TemplateSet, cacf_terms, correlation_response,
+                                cosine_window, gaussian_label,
                                 peak_and_psr, shift_zero_fill, subpixel_offset, template_patches)
 from .model.rar import RARNet, build_network
 from .motion import ConstantVelocity, choose_peak, look_alike_ratio, within
@@ -95,10 +95,6 @@ class TrackerState:
     crowded: bool = False  # the last response had a look-alike's peak (crowd_ratio)
     hog_gain: float = 0.0  # the factor on the HOG channels (hog_weight), fixed on frame 0
     camera: GlobalShift | None = None  # the frame's global shift (camera_motion)
-    # the first frame's search features at the pyramid's scales, around the known box, and
-    # the scale factors they were cut at (scale_calibration)
-    scale_reference: torch.Tensor | None = None
-    reference_factors: tuple[float, ...] = ()
 
     def __deepcopy__(self, memo):
         return TrackerState(self.center, self.size, self.base_size, self.image_size,
@@ -109,8 +105,7 @@ class TrackerState:
                             self.colour.copy() if self.colour is not None else None,
                             self.scales.copy() if self.scales is not None else None,
                             self.crowded, self.hog_gain,
-                            self.camera.copy() if self.camera is not None else None,
-                            self.scale_reference, self.reference_factors)  # never modified
+                            self.camera.copy() if self.camera is not None else None)
 
 
 class RARTracker:
@@ -213,13 +208,6 @@ class RARTracker:
         self.config = self.config.replace(**changes)
         self._prepare_filter_constants()
         st = self._state
-        if (st is not None and st.last_image is not None and self.config.scale_calibration
-                and tuple(self.scale_factors) != st.reference_factors
-                and self.config.search_area_factor == old.search_area_factor):
-            # the pyramid changed (scale_step) or calibration was switched on: the reference
-            # is cut again on the last frame at the current box
-            self._keep_scale_reference(st.last_image, st.center, self._side(st.size),
-                                       st.hog_gain)
         if (st is not None and st.last_image is not None
                 and self.config.search_area_factor != old.search_area_factor):
             # The templates, context offsets and confidence reference were made at the old
@@ -377,36 +365,10 @@ class RARTracker:
             with self.timer.section('scale filter'):
                 self._state.scales = ScaleFilter(self.config.scale_filter, self.config.scale_step)
                 self._state.scales.learn(image, center, size)
-        if self.config.scale_calibration:
-            self._keep_scale_reference(image, center, side, hog_gain)
         result = TrackResult(Box.from_center(*center, *size), TrackState.TRACKING, 1.0, peak_ref,
                              psr, 1.0, (time.perf_counter() - start) * 1e3)
         self._state.last = result
         return result
-
-    def _keep_scale_reference(self, image: np.ndarray, center, side: float,
-                              hog_gain: float) -> None:
-        """The search features of ``image`` at every pyramid scale around a box of known
-        size (scale_calibration), with a fresh attention state as on the first frame."""
-        st = self._state
-        if len(self.scale_factors) < 2:
-            st.scale_reference, st.reference_factors = None, ()
-            return
-        with self.timer.section('scale reference (scale_calibration)'):
-            st.scale_reference, _ = self._features(
-                image, [center] * len(self.scale_factors),
-                [side * f for f in self.scale_factors], self.config.crop, None, hog_gain=hog_gain)
-            st.reference_factors = tuple(self.scale_factors)
-
-    def _scale_weights(self, w_hat: torch.Tensor, window: torch.Tensor) -> list[float]:
-        """Per pyramid scale, 1 / (the filter's peak on the reference at that scale over its
-        peak at scale 1): see :func:`calibration_weights`. Ones without a usable reference."""
-        st, n = self._state, len(self.scale_factors)
-        if st.scale_reference is None or st.reference_factors != tuple(self.scale_factors):
-            return [1.0] * n
-        with self.timer.section('scale reference (scale_calibration)'):
-            reference = correlation_response(w_hat, st.scale_reference * window).float().cpu()
-        return calibration_weights(reference.flatten(1).max(dim=1).values)
 
     @torch.no_grad()
     def track(self, image) -> TrackResult:
@@ -441,9 +403,6 @@ class RARTracker:
                 hann = correlation_response(w_hat, phi * self.crowd_window).float().cpu()
         with self.timer.section('peak, PSR and scale choice'):
             peaks, idx, psrs = peak_and_psr(response)
-            if c.scale_calibration and not lost:
-                weights = self._scale_weights(w_hat, window)
-                penalties = [p * weights[k % len(weights)] for k, p in enumerate(penalties)]
             scored = peaks * torch.tensor(penalties)
             best = int(scored.argmax())
             if check:  # where the Hann window's answer is elsewhere, it is taken
@@ -523,8 +482,8 @@ class RARTracker:
         return result
 
     def _pyramid_peaks(self, peaks: torch.Tensor, best: int) -> list[float]:
-        """The peaks (before any penalty or weight) of the pyramid the chosen crop belongs
-        to, in the order of ``scale_factors``."""
+        """The peaks (before any penalty) of the pyramid the chosen crop belongs to, in the
+        order of ``scale_factors`` (python -m rar_tracking.eval.scale_bias reads them)."""
         n = len(self.scale_factors)
         first = best - best % n
         return [float(v) for v in peaks[first:first + n]]

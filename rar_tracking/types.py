@@ -73,4 +73,6 @@ class TrackResult:
     psr: float  # peak-to-sidelobe ratio of the response map
     size_ratio: float = 1.0  # sqrt(area / initial area): the box's size relative to the first box
     time_ms: float = 0.0  # time spent in initialize/track
+    # diagnostics of track(): 'scale_index' (the pyramid scale chosen, smallest crop first),
+    # 'crop_index' (the crop chosen), 'scale_peaks' (that pyramid's raw peaks; empty while LOST)
     extras: dict = field(default_factory=dict)

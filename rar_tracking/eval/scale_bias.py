@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     p.add_argument('--sequences', help='comma-separated names to keep')
     p.add_argument('--max-frames', type=int, help='track at most this many frames of each')
     p.add_argument('--rar-config', action='append', default=[], metavar='KEY=VALUE',
-                   help='TrackerConfig fields (repeatable), e.g. scale_calibration=true')
+                   help='TrackerConfig fields (repeatable), e.g. scale_penalty=1.0')
     p.add_argument('--device', default='auto', help="'auto', 'cpu' or 'cuda'")
     args = p.parse_args(argv)
     config = TrackerConfig(**{'device': args.device, **parse_overrides(args.rar_config)})

@@ -232,27 +232,6 @@ def peak_and_psr(response: torch.Tensor, exclude: int = 2) -> tuple[torch.Tensor
     return peak, torch.stack([iy, ix], dim=1), (peak - mean) / std
 
 
-def calibration_weights(reference_peaks: torch.Tensor) -> list[float]:
-    """Weights on a pyramid's peaks that undo the filter's own preference for one direction.
-
-    reference_peaks: (S,) the filter's peaks (Eq. 11) on crops of a frame whose target size
-    is known (the first), cut at the pyramid's S scale factors, smallest first, the middle
-    one 1. On that frame the middle crop peaks highest, but the answer falls off more slowly
-    towards the larger crops than towards the smaller ones, so comparing raw peaks across
-    scales prefers growing the box. The weight of scale k is sqrt(ref_k ref_(S-1-k)) / ref_k:
-    the two crops the same number of steps either side then weigh equally on that frame,
-    while the middle one keeps its lead (a plain ratio ref_middle / ref_k would also remove
-    the lead, and every frame less like the first would then leave the middle). Not in the
-    paper, which compares raw peaks. All ones where a reference peak is not positive and
-    finite.
-    """
-    ref = [float(v) for v in reference_peaks]
-    n = len(ref)
-    if not all(math.isfinite(v) and v > 0 for v in ref):
-        return [1.0] * n
-    return [math.sqrt(ref[k] * ref[n - 1 - k]) / ref[k] for k in range(n)]
-
-
 def subpixel_offset(response: torch.Tensor, iy: int, ix: int) -> tuple[float, float]:
     """Displacement (dy, dx) in cells of the peak at (iy, ix) of one (H, W) map.
 

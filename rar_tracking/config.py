@@ -41,6 +41,17 @@ PROFILE_MEMORY_CHANNELS = {'full': 0, 'balanced': 32, 'fast': 32}
 # Profiles whose trunk keeps its ImageNet strides (8/16/32) instead of the paper's dilation.
 NATIVE_STRIDE_PROFILES = ('balanced', 'fast')
 
+# Mechanisms built for issue 14 (and their own settings) that were measured on the two judged
+# sets and not kept: off by default, tested, and marked "experimental" wherever parameters
+# are listed (ROS descriptors, config/rar_tracker.yaml, docs/node.md). Why each stays off:
+# docs/evaluation.md, "What is kept of these mechanisms".
+EXPERIMENTAL = frozenset({
+    'scale_filter', 'scale_filter_lr', 'hog_weight', 'min_search_px', 'recentre',
+    'window_taper', 'flat_window_speed', 'crowd_ratio', 'window_agreement', 'response_window',
+    'colour_weight', 'colour_mask', 'colour_bins', 'colour_lr', 'motion_prior', 'motion_lr',
+    'motion_sigma', 'motion_gate', 'motion_min_speed', 'camera_motion', 'peak_candidates',
+})
+
 
 @dataclass
 class TrackerConfig:
@@ -357,8 +368,10 @@ class TrackerConfig:
 
     @classmethod
     def field_info(cls) -> dict[str, dict]:
-        """Name -> {default, type, help, range, dynamic, choices, unit} for every field."""
-        return {f.name: dict(f.metadata, default=f.default, type=type(f.default))
+        """Name -> {default, type, help, range, dynamic, choices, unit, experimental} for every
+        field."""
+        return {f.name: dict(f.metadata, default=f.default, type=type(f.default),
+                             experimental=f.name in EXPERIMENTAL)
                 for f in dataclasses.fields(cls)}
 
     @classmethod

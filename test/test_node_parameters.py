@@ -40,6 +40,26 @@ def test_docs_table_is_generated_from_the_metadata():
         '--markdown')
 
 
+def test_experimental_parameters_are_marked_and_their_mechanisms_off_by_default():
+    from rar_tracking.config import EXPERIMENTAL
+    specs = {s.name: s for s in parameters.parameter_specs()}
+    assert EXPERIMENTAL <= set(specs)
+    for name, spec in specs.items():
+        marked = spec.experimental and 'experimental' in parameters.describe(spec)
+        assert marked == (name in EXPERIMENTAL), name
+    # the switches of those mechanisms, at the values that turn them off
+    off = {'scale_filter': 0, 'hog_weight': 0.0, 'min_search_px': 0.0, 'recentre': 0.0,
+           'window_taper': 1.0, 'flat_window_speed': 0.0, 'crowd_ratio': 0.0,
+           'window_agreement': False, 'response_window': False, 'colour_weight': 0.0,
+           'colour_mask': False, 'motion_prior': False, 'camera_motion': 0.0}
+    assert set(off) <= EXPERIMENTAL
+    defaults = TrackerConfig()
+    assert {k: getattr(defaults, k) for k in off} == off
+    table = parameters.render_markdown_table()
+    assert table.count('experimental, measured and not kept') == len(EXPERIMENTAL)
+    assert parameters.render_yaml().count('# [experimental] ') == len(EXPERIMENTAL)
+
+
 def test_yaml_floats_always_parse_as_floats():
     for value in (1e-05, 1e-4, 2.0, 1e4, 0.985):
         text = parameters._yaml_value(value)
@@ -93,6 +113,8 @@ def test_descriptors_of_a_real_node_loaded_from_the_shipped_yaml():
         assert 'efficientnet_lite0' in trunk.additional_constraints
         assert node.describe_parameter('publish_debug_image').type == \
             ParameterType.PARAMETER_BOOL
+        assert 'experimental' in node.describe_parameter('motion_prior').description
+        assert 'experimental' not in node.describe_parameter('lost_threshold').description
     finally:
         node.destroy_node()
         rclpy.shutdown(context=ros_context)

@@ -100,6 +100,10 @@ class ParamSpec:
     choices: tuple | None
     unit: str
     group: str  # 'tracker' (a TrackerConfig field) or 'node' (a NodeOptions field)
+    experimental: bool = False  # measured and not kept (config.EXPERIMENTAL): off by default
+
+
+EXPERIMENTAL_NOTE = 'experimental, measured and not kept (docs/evaluation.md, "Issue 14")'
 
 
 def parameter_specs() -> list[ParamSpec]:
@@ -110,7 +114,8 @@ def parameter_specs() -> list[ParamSpec]:
             specs.append(ParamSpec(name=name, default=info['default'], type=info['type'],
                                    help=info['help'], range=info['range'],
                                    dynamic=info['dynamic'], choices=info['choices'],
-                                   unit=info['unit'], group=group))
+                                   unit=info['unit'], group=group,
+                                   experimental=info.get('experimental', False)))
     names = [s.name for s in specs]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
@@ -120,7 +125,7 @@ def parameter_specs() -> list[ParamSpec]:
 
 def describe(spec: ParamSpec) -> str:
     """The description text of a parameter (help, unit, choices, whether dynamic)."""
-    text = spec.help
+    text = f'[{EXPERIMENTAL_NOTE}] {spec.help}' if spec.experimental else spec.help
     if spec.unit:
         text += f' [{spec.unit}]'
     if spec.choices:
@@ -197,7 +202,8 @@ def render_yaml() -> str:
         '# (test/test_node_parameters.py checks that this file is up to date).',
         '# "/**" applies to a node of any name and namespace; use',
         '#   ros2 run rar_tracking rar_tracker_node --ros-args --params-file <this file>',
-        '# Keys marked [runtime] can be changed while tracking with ros2 param set.',
+        '# Keys marked [runtime] can be changed while tracking with ros2 param set; keys',
+        '# marked [experimental] were measured and not kept (docs/evaluation.md, "Issue 14").',
         '/**:',
         '  ros__parameters:',
     ]
@@ -207,7 +213,8 @@ def render_yaml() -> str:
             group = spec.group
             lines.append('    # --- tracker (TrackerConfig) ---' if group == 'tracker'
                          else '    # --- node ---')
-        note = spec.help + (f' [{spec.unit}]' if spec.unit else '')
+        note = (('[experimental] ' if spec.experimental else '') + spec.help
+                + (f' [{spec.unit}]' if spec.unit else ''))
         if spec.range is not None:
             note += f' (range {spec.range[0]}..{spec.range[1]})'
         if spec.choices:
@@ -231,6 +238,8 @@ def render_markdown_table() -> str:
         else:
             limits = ''
         help_text = spec.help.replace('|', '\\|') + (f' [{spec.unit}]' if spec.unit else '')
+        if spec.experimental:
+            help_text = f'*{EXPERIMENTAL_NOTE}.* {help_text}'
         rows.append(f'| `{spec.name}` | {spec.type.__name__} | `{_yaml_value(spec.default)}` | '
                     f'{limits} | {"yes" if spec.dynamic else "no"} | {help_text} |')
     return '\n'.join(rows) + '\n'

@@ -61,7 +61,8 @@ def scale_choices(tracker, sequence, max_frames: int | None = None) -> dict:
 def _row(name: str, wins: np.ndarray, growth, larger, smaller) -> str:
     total = max(int(wins.sum()), 1)
     shares = ''.join(f'{w / total:9.2f}' for w in wins)
-    return (f'{name:16s}{int(wins.sum()):7d}{shares}{np.mean(growth) if growth else math.nan:+12.4f}'
+    mean_growth = np.mean(growth) if growth else math.nan
+    return (f'{name:16s}{int(wins.sum()):7d}{shares}{mean_growth:+12.4f}'
             f'{np.median(larger) if larger else math.nan:+10.4f}'
             f'{np.median(smaller) if smaller else math.nan:+10.4f}')
 

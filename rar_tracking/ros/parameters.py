@@ -124,7 +124,8 @@ def parameter_specs() -> list[ParamSpec]:
 
 
 def describe(spec: ParamSpec) -> str:
-    """The description text of a parameter (help, unit, choices, whether dynamic)."""
+    """The description text of a parameter (whether experimental, help, unit, choices,
+    whether dynamic)."""
     text = f'[{EXPERIMENTAL_NOTE}] {spec.help}' if spec.experimental else spec.help
     if spec.unit:
         text += f' [{spec.unit}]'

@@ -20,6 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+from .robustness import SEPARATOR
+
 CLASSES = ('small-target', 'fast-motion', 'distractor', 'occlusion', 'scale-change', 'aerial')
 OVERALL = 'overall'
 SPLITS_FILE = Path(__file__).resolve().parents[2] / 'config' / 'splits.yaml'
@@ -42,7 +44,6 @@ CONTENT_CLASSES: dict[str, tuple[str, ...]] = {
 def sequence_classes(name: str, tags: Iterable[str], origin: str | None = None) -> list[str]:
     """The classes of :data:`CLASSES` one sequence belongs to (see the module docstring). A
     copy started from a moved box (``Bird2~1``, ``--starts``) has its sequence's classes."""
-    from .robustness import SEPARATOR
     name = name.split(SEPARATOR)[0]
     found = set()
     for tag in tags:

@@ -333,3 +333,69 @@ def test_epoch_sampler_skips_the_done_part_of_an_epoch():
     assert [e for e, _ in full] == [2] * 10
     assert list(EpochSampler(base, epoch=2, skip=4)) == full[4:]
     assert [i for _, i in full] != [i for _, i in EpochSampler(base, epoch=1)]
+
+
+# ---------------------------------------------------------------------------- look-alikes
+def test_paste_twin_puts_the_patch_beside_the_target_and_leaves_the_target():
+    from rar_tracking.types import Box
+    from rar_tracking.train.data import paste_twin
+    image = np.zeros((120, 160, 3), dtype=np.uint8)
+    box = Box(60.0, 40.0, 20.0, 10.0)  # centre (70, 45)
+    image[40:50, 60:80] = 200
+    patch = np.arange(10 * 20 * 3, dtype=np.uint8).reshape(10, 20, 3)  # the target's own size
+    out = paste_twin(image, box, GEOMETRY, patch, (-1.5, 1.0))  # left by 30 px, down by 10
+    np.testing.assert_array_equal(out[50:60, 30:50], patch)
+    np.testing.assert_array_equal(out[40:50, 60:80], image[40:50, 60:80])  # target untouched
+    changed = np.argwhere((out != image).any(axis=2))
+    assert changed[:, 0].min() >= 50 and changed[:, 0].max() < 60
+    assert changed[:, 1].min() >= 30 and changed[:, 1].max() < 50
+    assert image[50:60, 30:50].max() == 0  # the input is not written
+    # clipped at the image border: centre at x = 35 - 30, a quarter of it outside
+    edge = paste_twin(image, Box(25.0, 0.0, 20.0, 10.0), GEOMETRY, patch, (-1.5, 0.0))
+    np.testing.assert_array_equal(edge[0:10, 0:15], patch[:, 5:20])
+
+
+def test_a_drawn_twin_never_covers_the_target():
+    from rar_tracking.types import Box
+    from rar_tracking.train.data import draw_twin
+    image = np.random.default_rng(0).integers(0, 255, (100, 100, 3), dtype=np.uint8)
+    box = Box(30.5, 20.25, 17.0, 9.0)
+    aug = AugmentSettings(twin_prob=1.0)
+    rng = np.random.default_rng(1)
+    directions = set()
+    for _ in range(200):
+        patch, (u, v) = draw_twin(image, box, aug, rng)
+        assert patch.shape[:2] == (10, 18)  # the pixels the box touches
+        assert max(abs(u), abs(v)) >= aug.twin_gap_min
+        assert max(abs(u), abs(v)) <= aug.twin_gap_max
+        directions.add((int(np.sign(u)), int(np.sign(v))))
+    assert len(directions) == 8
+    assert draw_twin(image, Box(200.0, 200.0, 5.0, 5.0), aug, rng) is None  # off the image
+    with pytest.raises(ValueError, match='twin_prob'):
+        AugmentSettings(twin_prob=1.5)
+    with pytest.raises(ValueError, match='twin_gap_min'):
+        AugmentSettings(twin_gap_min=0.5)
+
+
+def test_clips_with_a_twin_keep_their_labels_and_change_only_beside_the_target():
+    seq = make_sequence(12, (320, 240), seed=5)
+    sampler = ClipSampler([seq], ClipSettings(2, 3))
+    plain = ClipDataset(sampler, GEOMETRY, 4, AugmentSettings.none(), seed=0)
+    none = AugmentSettings.none()
+    twin = ClipDataset(sampler, GEOMETRY, 4, AugmentSettings(
+        none.shift, none.scale, none.colour, none.blur_prob, none.blur_sigma, none.gray_prob,
+        twin_prob=1.0), seed=0)
+    for i in range(4):
+        a, b = plain[i], twin[i]
+        assert a['frames'].tolist() == b['frames'].tolist()
+        torch.testing.assert_close(a['template'], b['template'])  # the tracker's template crop
+        torch.testing.assert_close(a['label'], b['label'])
+        diff = (a['search'].int() - b['search'].int()).abs().sum(dim=1)  # (T, S, S)
+        assert bool((diff.flatten(1).amax(dim=1) > 0).all())  # a look-alike in every frame
+        # the target fills the crop's centre (side 3 sqrt(wh)): there nothing changes
+        box = seq.gt_box(int(b['frames'][1]))
+        side = 3.0 * math.sqrt(box.w * box.h)
+        hw, hh = 0.5 * box.w / side * 97, 0.5 * box.h / side * 97
+        rows = slice(int(48.5 - hh) + 1, int(48.5 + hh) - 1)
+        inner = diff[0, rows, int(48.5 - hw) + 1:int(48.5 + hw) - 1]
+        assert int(inner.max()) == 0

@@ -116,7 +116,12 @@ class AugmentSettings:
     scale: the crop side is multiplied by a log-uniform factor in [1/(1+scale), 1+scale];
     colour: per-channel gains and a brightness factor in [1-colour, 1+colour];
     blur_prob / blur_sigma: chance and largest sigma (px) of a Gaussian blur;
-    gray_prob: chance of a grayscale search crop.
+    gray_prob: chance of a grayscale search crop;
+    twin_prob: chance that a clip's search frames hold a look-alike of the target (see
+    :func:`paste_twin`): the target as it looked in the template frame, pasted beside it at
+    ``twin_gap_min`` to ``twin_gap_max`` target widths and heights in one of the eight
+    directions, the same place relative to the target in every search frame of the clip. The
+    label stays on the target, so the loss of Eq. 12 asks for no response on the look-alike.
     """
 
     shift: float = 0.4
@@ -125,10 +130,64 @@ class AugmentSettings:
     blur_prob: float = 0.1
     blur_sigma: float = 1.5
     gray_prob: float = 0.05
+    twin_prob: float = 0.0
+    twin_gap_min: float = 1.1
+    twin_gap_max: float = 1.4
+
+    def __post_init__(self):
+        if not 0.0 <= self.twin_prob <= 1.0:
+            raise ValueError(f'augment.twin_prob must be in [0, 1], got {self.twin_prob}')
+        if not 1.0 <= self.twin_gap_min <= self.twin_gap_max:
+            raise ValueError('augment: 1 <= twin_gap_min <= twin_gap_max is needed (a look-alike '
+                             f'closer than one target size covers it), got {self.twin_gap_min}, '
+                             f'{self.twin_gap_max}')
 
     @classmethod
     def none(cls) -> 'AugmentSettings':
         return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+# the eight directions a look-alike can stand in, (x, y) in target widths and heights
+_TWIN_DIRECTIONS = [(sx, sy) for sy in (-1, 0, 1) for sx in (-1, 0, 1) if (sx, sy) != (0, 0)]
+
+
+def draw_twin(image: np.ndarray, box, aug: AugmentSettings, rng: np.random.Generator
+              ) -> tuple[np.ndarray, tuple[float, float]] | None:
+    """A look-alike for one clip: the target's pixels in ``box`` of the template frame
+    ``image`` and where it stands relative to the target, (u, v) in target widths and heights
+    (one of the eight directions, at a distance drawn from [``twin_gap_min``,
+    ``twin_gap_max``], at least 1 along x or y, so that it never covers the target). None when
+    the box holds no pixel."""
+    h_img, w_img = image.shape[:2]
+    x0, y0 = max(int(math.floor(box.x)), 0), max(int(math.floor(box.y)), 0)
+    x1 = min(int(math.ceil(box.x + box.w)), w_img)
+    y1 = min(int(math.ceil(box.y + box.h)), h_img)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    sx, sy = _TWIN_DIRECTIONS[int(rng.integers(len(_TWIN_DIRECTIONS)))]
+    gap = float(rng.uniform(aug.twin_gap_min, aug.twin_gap_max))
+    return image[y0:y1, x0:x1].copy(), (sx * gap, sy * gap)
+
+
+def paste_twin(image: np.ndarray, box, geometry: Geometry, patch: np.ndarray,
+               place: tuple[float, float]) -> np.ndarray:
+    """A copy of ``image`` with ``patch`` resized to the target's size (as the tracker sees
+    it, :func:`target_size`) and pasted with its centre at the target's centre plus
+    ``place`` (u, v) target sizes; clipped at the image's borders."""
+    w, h = target_size(box, geometry)
+    cx, cy = box.center
+    pw, ph = max(int(round(w)), 1), max(int(round(h)), 1)
+    x0 = int(round(cx + place[0] * w - pw / 2.0))
+    y0 = int(round(cy + place[1] * h - ph / 2.0))
+    out = image.copy()
+    h_img, w_img = out.shape[:2]
+    xs, ys = max(x0, 0), max(y0, 0)
+    xe, ye = min(x0 + pw, w_img), min(y0 + ph, h_img)
+    if xe <= xs or ye <= ys:
+        return out
+    resized = cv2.resize(patch, (pw, ph), interpolation=cv2.INTER_LINEAR)
+    out[ys:ye, xs:xe] = resized[ys - y0:ye - y0, xs - x0:xe - x0]
+    return out
 
 
 def target_size(box, geometry: Geometry) -> tuple[float, float]:
@@ -217,11 +276,17 @@ class ClipDataset(torch.utils.data.Dataset):
 
     def _make(self, seq: Sequence, frames: list[int], rng: np.random.Generator) -> dict:
         g, aug = self.geometry, self.augment
-        template = crop_target(seq.frame(frames[0]), seq.gt_box(frames[0]), g)
+        first, first_box = seq.frame(frames[0]), seq.gt_box(frames[0])
+        template = crop_target(first, first_box, g)
         box_cells = g.box_cells(*template.size, template.side)
+        twin = None  # drawn only when asked for, so that other settings keep their data
+        if aug.twin_prob > 0 and rng.random() < aug.twin_prob:
+            twin = draw_twin(first, first_box, aug, rng)
         crops, offsets = [], []
         for f in frames[1:]:
             image, box = seq.frame(f), seq.gt_box(f)
+            if twin is not None:
+                image = paste_twin(image, box, g, *twin)
             extent = math.sqrt(max(box.w, g.min_size) * max(box.h, g.min_size))
             shift = rng.uniform(-aug.shift, aug.shift, size=2) * extent if aug.shift else (0, 0)
             scale = math.exp(rng.uniform(-1, 1) * math.log1p(aug.scale)) if aug.scale else 1.0

@@ -355,22 +355,28 @@ def test_paste_twin_puts_the_patch_beside_the_target_and_leaves_the_target():
     np.testing.assert_array_equal(edge[0:10, 0:15], patch[:, 5:20])
 
 
-def test_a_drawn_twin_never_covers_the_target():
+def test_a_drawn_twin_never_covers_the_target_and_stays_in_the_search_crop():
     from rar_tracking.types import Box
     from rar_tracking.train.data import draw_twin
     image = np.random.default_rng(0).integers(0, 255, (100, 100, 3), dtype=np.uint8)
-    box = Box(30.5, 20.25, 17.0, 9.0)
     aug = AugmentSettings(twin_prob=1.0)
     rng = np.random.default_rng(1)
-    directions = set()
-    for _ in range(200):
-        patch, (u, v) = draw_twin(image, box, aug, rng)
-        assert patch.shape[:2] == (10, 18)  # the pixels the box touches
-        assert max(abs(u), abs(v)) >= aug.twin_gap_min
-        assert max(abs(u), abs(v)) <= aug.twin_gap_max
-        directions.add((int(np.sign(u)), int(np.sign(v))))
-    assert len(directions) == 8
-    assert draw_twin(image, Box(200.0, 200.0, 5.0, 5.0), aug, rng) is None  # off the image
+    for box, expected in [(Box(30.5, 20.25, 17.0, 15.0), 8),  # near square: all eight
+                          (Box(40.0, 10.0, 10.0, 40.0), 2),   # tall: left or right only
+                          (Box(10.0, 40.0, 40.0, 10.0), 2)]:  # wide: above or below only
+        directions = set()
+        reach = 0.45 * GEOMETRY.side(box.w, box.h)
+        for _ in range(200):
+            patch, (u, v) = draw_twin(image, box, GEOMETRY, aug, rng)
+            assert patch.shape[:2] == (math.ceil(box.y + box.h) - int(box.y),
+                                       math.ceil(box.x + box.w) - int(box.x))
+            assert aug.twin_gap_min <= max(abs(u), abs(v)) <= aug.twin_gap_max
+            assert abs(u) * box.w <= reach and abs(v) * box.h <= reach
+            directions.add((int(np.sign(u)), int(np.sign(v))))
+        assert len(directions) == expected
+        if expected == 2:
+            assert all((u == 0) != (v == 0) for u, v in directions)
+    assert draw_twin(image, Box(200.0, 200.0, 5.0, 5.0), GEOMETRY, aug, rng) is None
     with pytest.raises(ValueError, match='twin_prob'):
         AugmentSettings(twin_prob=1.5)
     with pytest.raises(ValueError, match='twin_gap_min'):

@@ -120,7 +120,8 @@ class AugmentSettings:
     twin_prob: chance that a clip's search frames hold a look-alike of the target (see
     :func:`paste_twin`): the target as it looked in the template frame, pasted beside it at
     ``twin_gap_min`` to ``twin_gap_max`` target widths and heights in one of the eight
-    directions, the same place relative to the target in every search frame of the clip. The
+    directions that keep it in the search crop, the same place relative to the target in every
+    search frame of the clip. The
     label stays on the target, so the loss of Eq. 12 asks for no response on the look-alike.
     """
 
@@ -131,8 +132,8 @@ class AugmentSettings:
     blur_sigma: float = 1.5
     gray_prob: float = 0.05
     twin_prob: float = 0.0
-    twin_gap_min: float = 1.1
-    twin_gap_max: float = 1.4
+    twin_gap_min: float = 1.0
+    twin_gap_max: float = 1.3
 
     def __post_init__(self):
         if not 0.0 <= self.twin_prob <= 1.0:
@@ -151,21 +152,31 @@ class AugmentSettings:
 _TWIN_DIRECTIONS = [(sx, sy) for sy in (-1, 0, 1) for sx in (-1, 0, 1) if (sx, sy) != (0, 0)]
 
 
-def draw_twin(image: np.ndarray, box, aug: AugmentSettings, rng: np.random.Generator
-              ) -> tuple[np.ndarray, tuple[float, float]] | None:
+def draw_twin(image: np.ndarray, box, geometry: Geometry, aug: AugmentSettings,
+              rng: np.random.Generator) -> tuple[np.ndarray, tuple[float, float]] | None:
     """A look-alike for one clip: the target's pixels in ``box`` of the template frame
-    ``image`` and where it stands relative to the target, (u, v) in target widths and heights
-    (one of the eight directions, at a distance drawn from [``twin_gap_min``,
-    ``twin_gap_max``], at least 1 along x or y, so that it never covers the target). None when
-    the box holds no pixel."""
+    ``image`` and where it stands relative to the target, (u, v) in target widths and heights.
+
+    The distance is drawn from [``twin_gap_min``, ``twin_gap_max``] (at least 1 along x or y,
+    so that it never covers the target), the direction from those of the eight that keep the
+    look-alike's centre in the central 90 % of a search crop: beside a tall target, above or
+    below a wide one, as people walk beside each other and cars queue. None when the box holds
+    no pixel of the image.
+    """
     h_img, w_img = image.shape[:2]
     x0, y0 = max(int(math.floor(box.x)), 0), max(int(math.floor(box.y)), 0)
     x1 = min(int(math.ceil(box.x + box.w)), w_img)
     y1 = min(int(math.ceil(box.y + box.h)), h_img)
     if x1 <= x0 or y1 <= y0:
         return None
-    sx, sy = _TWIN_DIRECTIONS[int(rng.integers(len(_TWIN_DIRECTIONS)))]
     gap = float(rng.uniform(aug.twin_gap_min, aug.twin_gap_max))
+    w, h = target_size(box, geometry)
+    reach = 0.45 * geometry.side(w, h)
+    directions = [(sx, sy) for sx, sy in _TWIN_DIRECTIONS
+                  if abs(sx) * gap * w <= reach and abs(sy) * gap * h <= reach]
+    if not directions:  # only for targets more than 5 times longer than wide
+        return None
+    sx, sy = directions[int(rng.integers(len(directions)))]
     return image[y0:y1, x0:x1].copy(), (sx * gap, sy * gap)
 
 
@@ -281,7 +292,7 @@ class ClipDataset(torch.utils.data.Dataset):
         box_cells = g.box_cells(*template.size, template.side)
         twin = None  # drawn only when asked for, so that other settings keep their data
         if aug.twin_prob > 0 and rng.random() < aug.twin_prob:
-            twin = draw_twin(first, first_box, aug, rng)
+            twin = draw_twin(first, first_box, g, aug, rng)
         crops, offsets = [], []
         for f in frames[1:]:
             image, box = seq.frame(f), seq.gt_box(f)

@@ -405,3 +405,44 @@ def test_clips_with_a_twin_keep_their_labels_and_change_only_beside_the_target()
         rows = slice(int(48.5 - hh) + 1, int(48.5 + hh) - 1)
         inner = diff[0, rows, int(48.5 - hw) + 1:int(48.5 + hw) - 1]
         assert int(inner.max()) == 0
+        # twin_offset says where the copy is: the pixels that changed fill the box of the
+        # target's size around it (clipped to the crop)
+        assert bool(a['twin_offset'].isnan().all())
+        for t in range(2):
+            box = seq.gt_box(int(b['frames'][t + 1]))
+            scale = 97 / (3.0 * math.sqrt(box.w * box.h))
+            cy, cx = (b['twin_offset'][t] * GEOMETRY.stride + 48.5).tolist()  # crop px
+            ys, xs = np.nonzero(diff[t].numpy())
+            expected = [max(cy - 0.5 * box.h * scale, 0), min(cy + 0.5 * box.h * scale, 97),
+                        max(cx - 0.5 * box.w * scale, 0), min(cx + 0.5 * box.w * scale, 97)]
+            assert [ys.min(), ys.max() + 1, xs.min(), xs.max() + 1] == pytest.approx(expected,
+                                                                                 abs=2)
+
+
+def test_twin_offset_follows_the_jittered_crop():
+    # a large frame: the crops stay inside it (beyond, a crop repeats the border's pixels)
+    seq = make_sequence(12, (640, 480), seed=6)
+    sampler = ClipSampler([seq], ClipSettings(2, 3))
+    aug = AugmentSettings(shift=0.4, scale=0.0, colour=0.0, blur_prob=0.0, gray_prob=0.0,
+                          twin_prob=1.0)
+    dataset = ClipDataset(sampler, GEOMETRY, 3, aug, seed=1)
+    for i in range(3):
+        item = dataset[i]
+        for t in range(2):
+            f = int(item['frames'][t + 1])
+            image, box = seq.frame(f), seq.gt_box(f)
+            side = 3.0 * math.sqrt(box.w * box.h)
+            cells = GEOMETRY.cells_per_pixel(side)
+            dy, dx = item['offset'][t].tolist()
+            plain = crop_target(image, box, GEOMETRY, (-dx / cells, -dy / cells)).image
+            diff = np.abs(item['search'][t].permute(1, 2, 0).numpy().astype(int) - plain).sum(2)
+            ys, xs = np.nonzero(diff > 6)  # not the rounding of a float32 offset
+            cy, cx = (item['twin_offset'][t] * GEOMETRY.stride + 48.5).tolist()
+            scale = 97 / side
+            inside = (0 < cy < 97) and (0 < cx < 97)
+            if inside:  # the changed pixels surround the look-alike's centre
+                assert ys.min() - 1 <= cy <= ys.max() + 2 and xs.min() - 1 <= cx <= xs.max() + 2
+            assert ys.min() >= cy - 0.5 * box.h * scale - 2
+            assert ys.max() + 1 <= cy + 0.5 * box.h * scale + 2
+            assert xs.min() >= cx - 0.5 * box.w * scale - 2
+            assert xs.max() + 1 <= cx + 0.5 * box.w * scale + 2

@@ -258,8 +258,10 @@ class ClipDataset(torch.utils.data.Dataset):
     An item is a pure function of (seed, epoch, i), whatever the worker or the process, which
     is what makes a resumed run see the same data as an uninterrupted one. Keys:
     ``template`` uint8 (3, S, S); ``search`` uint8 (T, 3, S, S); ``label`` float32 (T, F, F)
-    with peaks at ``offset`` float32 (T, 2) = (dy, dx) cells; ``box_cells`` float32 (2,) the
-    template box (w, h) in cells (float64); ``frames`` int64 (T+1,); ``sequence`` the name.
+    with peaks at ``offset`` float32 (T, 2) = (dy, dx) cells; ``twin_offset`` float32 (T, 2)
+    the look-alike's centre in the same cells (NaN without one, see ``twin_prob``);
+    ``box_cells`` float32 (2,) the template box (w, h) in cells (float64); ``frames`` int64
+    (T+1,); ``sequence`` the name.
     """
 
     def __init__(self, sampler: ClipSampler, geometry: Geometry, length: int,
@@ -293,7 +295,7 @@ class ClipDataset(torch.utils.data.Dataset):
         twin = None  # drawn only when asked for, so that other settings keep their data
         if aug.twin_prob > 0 and rng.random() < aug.twin_prob:
             twin = draw_twin(first, first_box, g, aug, rng)
-        crops, offsets = [], []
+        crops, offsets, twins = [], [], []
         for f in frames[1:]:
             image, box = seq.frame(f), seq.gt_box(f)
             if twin is not None:
@@ -304,12 +306,19 @@ class ClipDataset(torch.utils.data.Dataset):
             crop = crop_target(image, box, g, tuple(shift), scale)
             crops.append(photometric(crop.image, rng, aug))
             offsets.append(crop.offset)
+            if twin is None:
+                twins.append((math.nan, math.nan))
+            else:  # where paste_twin put its centre, in this crop's cells
+                (u, v), (w, h) = twin[1], target_size(box, g)
+                cells = g.cells_per_pixel(crop.side)
+                twins.append(((v * h - shift[1]) * cells, (u * w - shift[0]) * cells))
         offsets = torch.tensor(offsets, dtype=torch.float32)
         return {
             'template': torch.from_numpy(template.image).permute(2, 0, 1).contiguous(),
             'search': torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous(),
             'label': shifted_label(g.feature_size, g.sigma, offsets[:, 0], offsets[:, 1]),
             'offset': offsets,
+            'twin_offset': torch.tensor(twins, dtype=torch.float32),
             'box_cells': torch.tensor(box_cells, dtype=torch.float64),
             'frames': torch.tensor(frames, dtype=torch.int64),
             'sequence': seq.name,

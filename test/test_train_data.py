@@ -380,7 +380,7 @@ def test_a_drawn_twin_never_covers_the_target_and_stays_in_the_search_crop():
     with pytest.raises(ValueError, match='twin_prob'):
         AugmentSettings(twin_prob=1.5)
     with pytest.raises(ValueError, match='twin_gap_min'):
-        AugmentSettings(twin_gap_min=0.5)
+        AugmentSettings(twin_gap_min=0.4)
 
 
 def test_clips_with_a_twin_keep_their_labels_and_change_only_beside_the_target():

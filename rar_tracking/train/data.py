@@ -121,8 +121,9 @@ class AugmentSettings:
     :func:`paste_twin`): the target as it looked in the template frame, pasted beside it at
     ``twin_gap_min`` to ``twin_gap_max`` target widths and heights in one of the eight
     directions that keep it in the search crop, the same place relative to the target in every
-    search frame of the clip. The
-    label stays on the target, so the loss of Eq. 12 asks for no response on the look-alike.
+    search frame of the clip (``twin_gap_min`` below 1: over part of the target, as one
+    passing in front of it). The label stays on the target, so the loss of Eq. 12 asks for no
+    response on the look-alike.
     """
 
     shift: float = 0.4
@@ -138,10 +139,10 @@ class AugmentSettings:
     def __post_init__(self):
         if not 0.0 <= self.twin_prob <= 1.0:
             raise ValueError(f'augment.twin_prob must be in [0, 1], got {self.twin_prob}')
-        if not 1.0 <= self.twin_gap_min <= self.twin_gap_max:
-            raise ValueError('augment: 1 <= twin_gap_min <= twin_gap_max is needed (a look-alike '
-                             f'closer than one target size covers it), got {self.twin_gap_min}, '
-                             f'{self.twin_gap_max}')
+        if not 0.5 <= self.twin_gap_min <= self.twin_gap_max:
+            raise ValueError('augment: 0.5 <= twin_gap_min <= twin_gap_max is needed (a '
+                             'look-alike closer than half a target size hides it), got '
+                             f'{self.twin_gap_min}, {self.twin_gap_max}')
 
     @classmethod
     def none(cls) -> 'AugmentSettings':
@@ -157,11 +158,11 @@ def draw_twin(image: np.ndarray, box, geometry: Geometry, aug: AugmentSettings,
     """A look-alike for one clip: the target's pixels in ``box`` of the template frame
     ``image`` and where it stands relative to the target, (u, v) in target widths and heights.
 
-    The distance is drawn from [``twin_gap_min``, ``twin_gap_max``] (at least 1 along x or y,
-    so that it never covers the target), the direction from those of the eight that keep the
-    look-alike's centre in the central 90 % of a search crop: beside a tall target, above or
-    below a wide one, as people walk beside each other and cars queue. None when the box holds
-    no pixel of the image.
+    The distance is drawn from [``twin_gap_min``, ``twin_gap_max``] along x or y (from 1 on it
+    never covers the target; below 1 it is pasted over part of it, a look-alike passing in
+    front), the direction from those of the eight that keep the look-alike's centre in the
+    central 90 % of a search crop: beside a tall target, above or below a wide one, as people
+    walk beside each other and cars queue. None when the box holds no pixel of the image.
     """
     h_img, w_img = image.shape[:2]
     x0, y0 = max(int(math.floor(box.x)), 0), max(int(math.floor(box.y)), 0)

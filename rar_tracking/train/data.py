@@ -175,7 +175,7 @@ def draw_twin(image: np.ndarray, box, geometry: Geometry, aug: AugmentSettings,
     reach = 0.45 * geometry.side(w, h)
     directions = [(sx, sy) for sx, sy in _TWIN_DIRECTIONS
                   if abs(sx) * gap * w <= reach and abs(sy) * gap * h <= reach]
-    if not directions:  # only for targets more than 5 times longer than wide
+    if not directions:  # possible only for a gap over 1.35 target sizes
         return None
     sx, sy = directions[int(rng.integers(len(directions)))]
     return image[y0:y1, x0:x1].copy(), (sx * gap, sy * gap)

@@ -8,7 +8,7 @@ import yaml
 from rar_tracking.geometry import Geometry, probe_feature_size
 from rar_tracking.model.weights import save_rar_weights
 from rar_tracking.train.config import load_config
-from rar_tracking.train.loop import build_network, evaluate
+from rar_tracking.train.loop import build_datasets, build_network, evaluate
 from rar_tracking.train.score import held_out_clips, main, score, twin_share
 from rar_tracking.train.step import ClipModel
 
@@ -55,6 +55,10 @@ def test_score_without_look_alikes_is_training_s_validation(config):
     geometry = Geometry.from_config(tc, probe_feature_size(net, tc.crop), net.output_stride)
     model = ClipModel(net, geometry)
     clips = held_out_clips(cfg, geometry, 4, 0.0)
+    _, training_s = build_datasets(cfg, geometry)  # the clips training validates on
+    for i in range(4):
+        torch.testing.assert_close(clips[i]['search'], training_s[i]['search'])
+        torch.testing.assert_close(clips[i]['label'], training_s[i]['label'])
     ours = score(model, clips, torch.device('cpu'), batch_size=2)
     theirs = evaluate(model, clips, 2, 0, torch.device('cpu'))
     for key in ('loss', 'offset_error', 'hit_rate', 'peak_mean'):

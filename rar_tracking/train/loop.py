@@ -95,6 +95,10 @@ def build_optimizer(params, cfg: TrainConfig, total_steps: int):
     return optimizer, scheduler
 
 
+#: Seed of the held-out clips: the run's seed plus this, so that they never repeat training's.
+VAL_SEED_OFFSET = 1_000_003
+
+
 def build_datasets(cfg: TrainConfig, geometry: Geometry) -> tuple[ClipDataset, ClipDataset | None]:
     """The training clips and (when ``data.val`` has sources) the fixed held-out clips."""
     train_seqs, train_w = load_sources(cfg.train, cfg.base_dir)
@@ -115,7 +119,7 @@ def build_datasets(cfg: TrainConfig, geometry: Geometry) -> tuple[ClipDataset, C
             val = ClipDataset(ClipSampler(val_seqs, cfg.clip, val_w), geometry,
                               cfg.runtime.val_samples,
                               AugmentSettings(a.shift, a.scale, 0.0, 0.0, 0.0, 0.0),
-                              cfg.runtime.seed + 1_000_003)
+                              cfg.runtime.seed + VAL_SEED_OFFSET)
     return train, val
 
 

@@ -33,13 +33,9 @@ from ..errors import RARError
 from ..geometry import Geometry, probe_feature_size
 from .config import TrainConfig, load_config
 from .data import ClipDataset, ClipSampler, worker_init
-from .loop import build_network
+from .loop import VAL_SEED_OFFSET, build_network
 from .sources import load_sources
 from .step import ClipModel, response_metrics
-
-#: The seed offset of training's own validation clips (loop.build_datasets): the same clips.
-VAL_SEED_OFFSET = 1_000_003
-
 
 def held_out_clips(cfg: TrainConfig, geometry: Geometry, count: int,
                    twin_prob: float) -> ClipDataset:

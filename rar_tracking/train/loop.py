@@ -22,6 +22,7 @@ May import: torch, PyYAML, :mod:`rar_tracking.model`, :mod:`rar_tracking.geometr
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -45,11 +46,11 @@ from ..model.weights import load_rar_weights, save_rar_weights
 from .checkpoints import (CHECKPOINT_FORMAT, checkpoint_to_resume, rng_state, save_checkpoint,
                           set_rng_state)
 from .config import TrainConfig
-from .data import AugmentSettings, ClipDataset, ClipSampler, EpochSampler, worker_init
+from .data import ClipDataset, ClipSampler, EpochSampler, worker_init
 from .feature_cache import CachedClips
 from .run_log import RunLog
 from .sources import check_disjoint, load_sources
-from .step import ClipModel, response_metrics
+from .step import ClipModel, response_metrics, twin_share
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,17 @@ def build_optimizer(params, cfg: TrainConfig, total_steps: int):
 VAL_SEED_OFFSET = 1_000_003
 
 
+def held_out_clips(cfg: TrainConfig, geometry: Geometry, sequences, weights, count: int,
+                   twin_prob: float = 0.0) -> ClipDataset:
+    """The fixed held-out clips of ``sequences``: training's shift and scale jitter, no
+    photometric jitter, their own seed; a share ``twin_prob`` with a look-alike
+    (``augment.twin_prob``; training's validation uses none)."""
+    aug = dataclasses.replace(cfg.augment, colour=0.0, blur_prob=0.0, blur_sigma=0.0,
+                              gray_prob=0.0, twin_prob=float(twin_prob))
+    return ClipDataset(ClipSampler(sequences, cfg.clip, weights), geometry, count, aug,
+                       cfg.runtime.seed + VAL_SEED_OFFSET)
+
+
 def build_datasets(cfg: TrainConfig, geometry: Geometry) -> tuple[ClipDataset, ClipDataset | None]:
     """The training clips and (when ``data.val`` has sources) the fixed held-out clips."""
     train_seqs, train_w = load_sources(cfg.train, cfg.base_dir)
@@ -115,11 +127,7 @@ def build_datasets(cfg: TrainConfig, geometry: Geometry) -> tuple[ClipDataset, C
         val_seqs, val_w = load_sources(cfg.val, cfg.base_dir)
         check_disjoint(train_seqs, val_seqs)
         if val_seqs:
-            a = cfg.augment
-            val = ClipDataset(ClipSampler(val_seqs, cfg.clip, val_w), geometry,
-                              cfg.runtime.val_samples,
-                              AugmentSettings(a.shift, a.scale, 0.0, 0.0, 0.0, 0.0),
-                              cfg.runtime.seed + VAL_SEED_OFFSET)
+            val = held_out_clips(cfg, geometry, val_seqs, val_w, cfg.runtime.val_samples)
     return train, val
 
 
@@ -187,12 +195,15 @@ def train_step(model, batch: dict, optimizer, scheduler, scaler, params, grad_cl
 @torch.no_grad()
 def evaluate(model: ClipModel, dataset: ClipDataset, batch_size: int, num_workers: int,
              device: torch.device) -> dict[str, float]:
-    """Mean loss and response metrics over a fixed set of held-out clips."""
+    """Mean loss and response metrics over a fixed set of held-out clips; where some clips hold
+    a look-alike (``twin_offset``), also ``on_twin``, the share of those frames whose peak is
+    nearer it than the target (:func:`~rar_tracking.train.step.twin_share`), and
+    ``twin_frames``."""
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         worker_init_fn=worker_init, pin_memory=device.type == 'cuda')
     was_training = model.training
     model.eval()
-    sums, peak_max, count = {}, -math.inf, 0
+    sums, peak_max, count, on, seen = {}, -math.inf, 0, 0, 0
     for batch in loader:
         batch = _to_device(batch, device)
         out = model(batch['template'], batch['search'], batch['label'], batch['box_cells'])
@@ -203,8 +214,14 @@ def evaluate(model: ClipModel, dataset: ClipDataset, batch_size: int, num_worker
         for k, v in metrics.items():
             sums[k] = sums.get(k, 0.0) + v * n
         count += n
+        if 'twin_offset' in batch:  # not in cached clips
+            hits, frames = twin_share(out['response'], batch['offset'], batch['twin_offset'])
+            on, seen = on + hits, seen + frames
     model.train(was_training)
-    return dict({k: v / count for k, v in sums.items()}, peak_max=peak_max)
+    result = dict({k: v / count for k, v in sums.items()}, peak_max=peak_max)
+    if seen:
+        result.update(on_twin=on / seen, twin_frames=seen)
+    return result
 
 
 # ---------------------------------------------------------------------------- the run

@@ -26,16 +26,15 @@ import time
 from dataclasses import replace
 
 import torch
-from torch.utils.data import DataLoader
 
 from ..device import select_device
 from ..errors import RARError
 from ..geometry import Geometry, probe_feature_size
 from .config import TrainConfig, load_config
-from .data import ClipDataset, ClipSampler, worker_init
-from .loop import VAL_SEED_OFFSET, build_network
+from .data import ClipDataset
+from .loop import build_network, evaluate, held_out_clips as loop_held_out_clips
 from .sources import load_sources
-from .step import ClipModel, response_metrics
+from .step import ClipModel
 
 def held_out_clips(cfg: TrainConfig, geometry: Geometry, count: int,
                    twin_prob: float) -> ClipDataset:
@@ -43,53 +42,17 @@ def held_out_clips(cfg: TrainConfig, geometry: Geometry, count: int,
     sequences, weights = load_sources(cfg.val, cfg.base_dir)
     if not sequences:
         raise ValueError('data.val: no sequences found (all sources absent or filtered out)')
-    a = cfg.augment
-    aug = replace(a, colour=0.0, blur_prob=0.0, blur_sigma=0.0, gray_prob=0.0,
-                  twin_prob=float(twin_prob))
-    return ClipDataset(ClipSampler(sequences, cfg.clip, weights), geometry, count, aug,
-                       cfg.runtime.seed + VAL_SEED_OFFSET)
+    return loop_held_out_clips(cfg, geometry, sequences, weights, count, twin_prob)
 
 
-def twin_share(response: torch.Tensor, offset: torch.Tensor, twin: torch.Tensor
-               ) -> tuple[int, int]:
-    """(frames whose response peak is nearer the look-alike than the target, frames with a
-    look-alike) over a batch: response (B, T, F, F), offsets (B, T, 2) cells, NaN rows of
-    ``twin`` for frames without one."""
-    flat = response.detach().float().flatten(0, 1)
-    h, w = flat.shape[-2:]
-    idx = flat.flatten(1).argmax(dim=1)
-    peak = torch.stack([torch.remainder(idx // w + h // 2, h) - h // 2,
-                        torch.remainder(idx % w + w // 2, w) - w // 2], dim=1).float()
-    target, twin = offset.flatten(0, 1).float(), twin.flatten(0, 1).float()
-    has = ~twin.isnan().any(dim=1)
-    nearer = (peak - twin).norm(dim=1) < (peak - target).norm(dim=1)
-    return int((nearer & has).sum()), int(has.sum())
-
-
-@torch.no_grad()
 def score(model: ClipModel, clips: ClipDataset, device: torch.device,
           batch_size: int = 8) -> dict[str, float]:
-    """Mean loss, response metrics (:func:`response_metrics`) and ``on_twin`` (NaN without
-    look-alikes) over ``clips``."""
-    model.eval()
-    loader = DataLoader(clips, batch_size=batch_size, shuffle=False, num_workers=0,
-                        worker_init_fn=worker_init)
-    sums, count, on, seen = {}, 0, 0, 0
-    for batch in loader:
-        out = model(batch['template'].to(device), batch['search'].to(device),
-                    batch['label'].to(device), batch['box_cells'])
-        n = batch['label'].shape[0]
-        metrics = response_metrics(out['response'], batch['offset'])
-        metrics.pop('peak_max')
-        metrics['loss'] = float(out['loss'])
-        for k, v in metrics.items():
-            sums[k] = sums.get(k, 0.0) + v * n
-        count += n
-        a, b = twin_share(out['response'].cpu(), batch['offset'], batch['twin_offset'])
-        on, seen = on + a, seen + b
-    result = {k: v / count for k, v in sums.items()}
-    result['on_twin'] = on / seen if seen else math.nan
-    result['twin_frames'] = seen
+    """Training's validation (:func:`~rar_tracking.train.loop.evaluate`) over ``clips``:
+    mean loss, response metrics, ``on_twin`` (NaN without look-alikes) and ``twin_frames``."""
+    result = evaluate(model, clips, batch_size, 0, device)
+    result.pop('peak_max')
+    result.setdefault('on_twin', math.nan)
+    result.setdefault('twin_frames', 0)
     return result
 
 
@@ -131,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: python -m rar_tracking.train.score {' '.join(argv or sys.argv[1:])}")
     print(f'python {platform.python_version()}, torch {torch.__version__}, {device}, '
           f'{platform.machine()}, {torch.get_num_threads()} thread(s)')
-    clips = None
+    clips = geometry = None
     rows = []
     for name in args.weights:
         start = time.perf_counter()
@@ -145,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f'error: {name}: {exc}', file=sys.stderr)
             return 1
         net.to(device)
-        geometry = Geometry.from_config(run_cfg.tracker_config,
-                                        probe_feature_size(net, run_cfg.tracker_config.crop),
-                                        net.output_stride)
-        if clips is None:
+        if clips is None:  # the geometry is the configuration's, the same for every file
+            tc = cfg.tracker_config
+            geometry = Geometry.from_config(tc, probe_feature_size(net, tc.crop),
+                                            net.output_stride)
             clips = held_out_clips(cfg, geometry, count, args.twin_prob)
         result = score(ClipModel(net, geometry).to(device), clips, device,
                        cfg.optim.batch_size)

@@ -102,17 +102,38 @@ class ClipModel(nn.Module):
         return {'loss': loss, 'response': response}
 
 
-@torch.no_grad()
-def response_metrics(response: torch.Tensor, offset: torch.Tensor) -> dict[str, float]:
-    """Over all frames of a batch (response (B, T, F, F), label offsets (B, T, 2) cells): the
-    response peak (mean and max), the distance in cells between the response peak and the
-    label peak (mean), and the share of frames where that distance is at most one cell."""
+def _peak_cells(response: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The peak value (N,) and its displacement (dy, dx) in cells (N, 2), wrapped, of every
+    frame of a batch of responses (B, T, F, F)."""
     flat = response.detach().float().flatten(0, 1)
     peak, idx, _ = peak_and_psr(flat)
     h, w = flat.shape[-2:]
     dy = torch.remainder(idx[:, 0] + h // 2, h) - h // 2
     dx = torch.remainder(idx[:, 1] + w // 2, w) - w // 2
-    target = offset.detach().to(flat.device).flatten(0, 1)
-    error = torch.hypot(dy.float() - target[:, 0], dx.float() - target[:, 1])
+    return peak, torch.stack([dy, dx], dim=1).float()
+
+
+@torch.no_grad()
+def response_metrics(response: torch.Tensor, offset: torch.Tensor) -> dict[str, float]:
+    """Over all frames of a batch (response (B, T, F, F), label offsets (B, T, 2) cells): the
+    response peak (mean and max), the distance in cells between the response peak and the
+    label peak (mean), and the share of frames where that distance is at most one cell."""
+    peak, at = _peak_cells(response)
+    target = offset.detach().to(at.device).flatten(0, 1)
+    error = torch.hypot(at[:, 0] - target[:, 0], at[:, 1] - target[:, 1])
     return {'peak_mean': float(peak.mean()), 'peak_max': float(peak.max()),
             'offset_error': float(error.mean()), 'hit_rate': float((error <= 1.0).float().mean())}
+
+
+@torch.no_grad()
+def twin_share(response: torch.Tensor, offset: torch.Tensor, twin: torch.Tensor
+               ) -> tuple[int, int]:
+    """(frames whose response peak is nearer the look-alike than the target, frames with a
+    look-alike) over a batch: response (B, T, F, F), offsets (B, T, 2) cells, NaN rows of
+    ``twin`` for frames without one."""
+    _, at = _peak_cells(response)
+    target = offset.detach().to(at.device).flatten(0, 1).float()
+    twin = twin.detach().to(at.device).flatten(0, 1).float()
+    has = ~twin.isnan().any(dim=1)
+    nearer = (at - twin).norm(dim=1) < (at - target).norm(dim=1)
+    return int((nearer & has).sum()), int(has.sum())

@@ -48,8 +48,7 @@ NATIVE_STRIDE_PROFILES = ('balanced', 'fast')
 EXPERIMENTAL = frozenset({
     'scale_filter', 'scale_filter_lr', 'hog_weight', 'min_search_px', 'recentre',
     'window_taper', 'flat_window_speed', 'crowd_ratio', 'window_agreement', 'response_window',
-    'colour_weight', 'colour_mask', 'colour_bins', 'colour_lr', 'motion_prior', 'motion_lr',
-    'motion_sigma', 'motion_gate', 'motion_min_speed', 'camera_motion', 'peak_candidates',
+    'colour_weight', 'colour_mask', 'colour_bins', 'colour_lr', 'motion_gate', 'camera_motion',
 })
 
 
@@ -249,12 +248,15 @@ class TrackerConfig:
         0.04, 'weight of a new frame in the colour histograms (frames the filter learns from)',
         lo=0.0, hi=1.0, dynamic=True)
     motion_prior: bool = _param(
-        False, 'centre the search on a constant-velocity prediction of the centre (image '
+        True, 'centre the search on a constant-velocity prediction of the centre (image '
         'pixels, reset by initialize) and choose between the top peaks with a Gaussian prior '
-        'around it: a fast target stays inside its window, a crossing look-alike loses the tie')
+        'around it: a fast target stays inside its window, a crossing look-alike loses the tie '
+        '(the crop moves only above motion_min_speed)')
     motion_lr: float = _param(
-        0.5, 'weight of the newest displacement in the smoothed velocity of the motion prior',
-        lo=0.0, hi=1.0)
+        1.0, 'weight of the newest displacement in the smoothed velocity of the motion prior '
+        '(1: the last displacement; motion_min_speed already keeps the jitter of a slow '
+        "target's estimate off the crop, and smoothing would hold a fast target's crop back "
+        'for the frames in which it is lost)', lo=0.0, hi=1.0)
     motion_sigma: float = _param(
         1.0, "std of the motion prior's Gaussian on a peak's distance from the prediction, in "
         'target sizes (a target seldom changes its velocity by its own size in one frame)',
@@ -264,7 +266,7 @@ class TrackerConfig:
         'at least this many standard deviations of its own frame-to-frame noise (0: always); '
         'a slow target whose estimate jitters keeps its crop where it is', lo=0.0, hi=100.0)
     motion_min_speed: float = _param(
-        0.0, 'with motion_prior, move the search centre only while the smoothed velocity is at '
+        0.1, 'with motion_prior, move the search centre only while the smoothed velocity is at '
         'least this fraction of the search side per frame (0: always); below a tenth of the '
         "side the crop's cosine window still weighs the target's centre at 0.9 or more, so a "
         'still crop loses nothing and a wrong prediction cannot move it', lo=0.0, hi=0.5)

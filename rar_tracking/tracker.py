@@ -21,10 +21,11 @@ One frame of ``track``:
    times the side with a 3x3 grid of normal crops (same resolution, window and memory as a
    normal frame), until a peak reaches ``recover_threshold``.
 
-Issue 14's mechanisms, each off by default unless docs/evaluation.md shows it kept: a search
-square of at least ``min_search_px`` image pixels (:mod:`rar_tracking.search`); a
-constant-velocity prediction of the centre on which the crops are centred and which decides
-between the response's top peaks (:mod:`rar_tracking.motion`); a LOST search that grows
+Issue 14's mechanisms, each off by default unless docs/evaluation.md shows it kept. Kept (on):
+a constant-velocity prediction of the centre which decides between the response's top peaks
+and on which the crops are centred while the target moves at least ``motion_min_speed`` of
+the search side per frame (:mod:`rar_tracking.motion`). Off: a search square of at least
+``min_search_px`` image pixels (:mod:`rar_tracking.search`); a LOST search that grows
 (``lost_search_growth``) and covers the whole frame after ``redetect_after`` LOST frames; a
 second search from a crop centred on the estimate when the target was found far from the
 crop centre (``recentre``); a colour model whose answer is merged with the response to choose

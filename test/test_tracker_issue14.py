@@ -18,7 +18,11 @@ from rar_tracking.tracker import RARTracker
 
 @pytest.fixture(scope='module')
 def config(fast_config):
-    return fast_config.replace(profile='fast')
+    # Each mechanism against the tracker without any of them, as each was measured: the motion
+    # prior, on in the shipped defaults, is off here and switched on where a test says so
+    # (motion_prior=True alone then gives the shipped motion settings: motion_min_speed 0.1,
+    # motion_lr 1).
+    return fast_config.replace(profile='fast', motion_prior=False)
 
 
 def ious(config, seq, **changes):
@@ -176,7 +180,7 @@ def test_a_minimum_speed_keeps_a_slow_targets_crop_still_and_lets_a_fast_one_mov
     on, _ = ious(config, fast, motion_prior=True, motion_min_speed=0.1)
     assert np.nanmean(on[-5:]) > 0.7  # 6-20 px per frame of a 36 px side: the crop moves
     slow = fast_small_target(seed=2, speed=1.5, target_size=(24, 24))
-    for changes, moved in ((dict(motion_prior=True), True),
+    for changes, moved in ((dict(motion_prior=True, motion_min_speed=0.0), True),
                            (dict(motion_prior=True, motion_min_speed=0.1), False)):
         tracker = RARTracker(config.replace(**changes))
         tracker.initialize(slow.frame(0), slow.gt[0])
@@ -186,6 +190,27 @@ def test_a_minimum_speed_keeps_a_slow_targets_crop_still_and_lets_a_fast_one_mov
         centre = tracker._search_center(*st.image_size)
         # 1.5 px per frame is under a tenth of the 72 px side: the crop stays on the last centre
         assert (centre != st.center) == moved
+
+
+def test_the_crop_follows_a_fast_target_from_the_frame_after_its_first_step(config):
+    # 10 px per frame, 0.14 of the 72 px side: with the last displacement as the velocity (the
+    # shipped motion_lr 1) the next crop is centred where the target goes; smoothed (0.5), the
+    # velocity is half the step, under the gate of a tenth of the side, and the crop waits
+    seq = fast_small_target(seed=1, speed=10.0, target_size=(24, 24))
+    for lr, moves in ((1.0, True), (0.5, False)):
+        tracker = RARTracker(config.replace(motion_prior=True, motion_lr=lr))
+        tracker.initialize(seq.frame(0), seq.gt[0])
+        before = tracker._state.center
+        tracker.track(seq.frame(1))
+        st = tracker._state
+        side = tracker._side(st.size)
+        step = np.subtract(st.center, before)
+        assert 0.1 * side < np.linalg.norm(step) < 0.2 * side
+        shift = np.subtract(tracker._search_center(*st.image_size), st.center)
+        if moves:
+            assert shift == pytest.approx(step, abs=1e-6)
+        else:
+            assert not shift.any()
 
 
 def test_colour_model_holds_a_target_whose_layout_changes(config):

@@ -49,6 +49,7 @@ EXPERIMENTAL = frozenset({
     'scale_filter', 'scale_filter_lr', 'hog_weight', 'min_search_px', 'recentre',
     'window_taper', 'flat_window_speed', 'crowd_ratio', 'window_agreement', 'response_window',
     'colour_weight', 'colour_mask', 'colour_bins', 'colour_lr', 'motion_gate', 'camera_motion',
+    'peak_candidates', 'motion_sigma',
 })
 
 
@@ -249,9 +250,10 @@ class TrackerConfig:
         lo=0.0, hi=1.0, dynamic=True)
     motion_prior: bool = _param(
         True, 'centre the search on a constant-velocity prediction of the centre (image '
-        'pixels, reset by initialize) and choose between the top peaks with a Gaussian prior '
-        'around it: a fast target stays inside its window, a crossing look-alike loses the tie '
-        '(the crop moves only above motion_min_speed)')
+        'pixels, reset by initialize; the crop moves only above motion_min_speed) and, with '
+        'peak_candidates > 1, choose between the top peaks with a Gaussian prior around it: a '
+        'fast target stays inside its window, and the window centred on the prediction holds '
+        'a crossing look-alike off')
     motion_lr: float = _param(
         1.0, 'weight of the newest displacement in the smoothed velocity of the motion prior '
         '(1: the last displacement; motion_min_speed already keeps the jitter of a slow '
@@ -277,7 +279,10 @@ class TrackerConfig:
         "it; the higher of the two searches' peaks wins (0: off). 0.1: below it the crop's "
         "cosine window still weighs the target's centre at 0.9 or more", lo=0.0, hi=1.0)
     peak_candidates: int = _param(
-        4, 'local maxima of the response the motion prior chooses from', lo=1, hi=32)
+        1, 'local maxima of the response the motion prior chooses from (1: the highest, no '
+        "choice: the crop's cosine window, centred on the prediction, already prefers peaks near "
+        'it, and the choice flipped knife-edge sequences both ways; docs/evaluation.md)',
+        lo=1, hi=32)
     lost_search_growth: float = _param(
         0.0, 'while LOST, the half-width of the searched region grows by this many search '
         'sides per frame (0: fixed at lost_search_factor); crops per frame stay 9', lo=0.0,

@@ -51,7 +51,7 @@ def test_experimental_parameters_are_marked_and_their_mechanisms_off_by_default(
     off = {'scale_filter': 0, 'hog_weight': 0.0, 'min_search_px': 0.0, 'recentre': 0.0,
            'window_taper': 1.0, 'flat_window_speed': 0.0, 'crowd_ratio': 0.0,
            'window_agreement': False, 'response_window': False, 'colour_weight': 0.0,
-           'colour_mask': False, 'camera_motion': 0.0}
+           'colour_mask': False, 'camera_motion': 0.0, 'peak_candidates': 1}
     assert set(off) <= EXPERIMENTAL
     defaults = TrackerConfig()
     assert {k: getattr(defaults, k) for k in off} == off

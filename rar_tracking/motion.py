@@ -5,10 +5,13 @@ their search window per frame (up to 0.3 of it in the ground truth of truck2, vo
 DragonBaby; docs/evaluation.md, issue 14). A correlation filter looks for the target around
 the crop centre (its cosine window weighs the middle), so a crop centred on the last position
 lags one frame's motion behind. :class:`ConstantVelocity` predicts the next centre
-(constant velocity, the velocity smoothed over the frames found), the tracker centres its crop
-there, and :func:`choose_peak` decides between the response's highest local maxima with a
-Gaussian prior around that prediction, which keeps a similar object crossing the target
-(a second peak as high as the target's) from taking over.
+(constant velocity; with the shipped ``motion_lr`` 1 the velocity is the last displacement
+found), and the tracker centres its crop there while the target moves at least
+``motion_min_speed`` of the side per frame; the crop's cosine window around the prediction
+then also holds a similar object crossing the target off. :func:`choose_peak` can in addition
+decide between the response's highest local maxima with a Gaussian prior around the
+prediction (``peak_candidates`` > 1; off by default: it never changed a decision on the
+validation split and cost a crowded sequence on ONNX Runtime, docs/evaluation.md).
 """
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ Issue 14's mechanisms, each off by default unless docs/evaluation.md shows it ke
 a constant-velocity prediction of the centre on which the crops are centred while the target
 moves at least ``motion_min_speed`` of the search side per frame (:mod:`rar_tracking.motion`).
 Off: a choice between the response's top peaks around that prediction (``peak_candidates`` >
-1); a search square of at least
-``min_search_px`` image pixels (:mod:`rar_tracking.search`); a LOST search that grows
+1); a search square of at least ``min_search_px`` image pixels (:mod:`rar_tracking.search`); a
+LOST search that grows
 (``lost_search_growth``) and covers the whole frame after ``redetect_after`` LOST frames; a
 second search from a crop centred on the estimate when the target was found far from the
 crop centre (``recentre``); a colour model whose answer is merged with the response to choose

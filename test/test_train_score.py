@@ -10,8 +10,7 @@ from rar_tracking.model.weights import save_rar_weights
 from rar_tracking.train.config import load_config
 from rar_tracking.train.loop import build_datasets, build_network, evaluate
 from rar_tracking.train.score import held_out_clips, main, score
-from rar_tracking.train.step import twin_share
-from rar_tracking.train.step import ClipModel
+from rar_tracking.train.step import ClipModel, twin_share
 
 TINY = {
     'tracker': {'trunk': 'efficientnet_lite0', 'profile': 'full', 'crop_size': 97},

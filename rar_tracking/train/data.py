@@ -301,7 +301,8 @@ class ClipDataset(torch.utils.data.Dataset):
             image, box = seq.frame(f), seq.gt_box(f)
             if twin is not None:
                 image = paste_twin(image, box, g, *twin)
-            extent = math.sqrt(max(box.w, g.min_size) * max(box.h, g.min_size))
+            w, h = target_size(box, g)
+            extent = math.sqrt(w * h)
             shift = rng.uniform(-aug.shift, aug.shift, size=2) * extent if aug.shift else (0, 0)
             scale = math.exp(rng.uniform(-1, 1) * math.log1p(aug.scale)) if aug.scale else 1.0
             crop = crop_target(image, box, g, tuple(shift), scale)
@@ -310,7 +311,7 @@ class ClipDataset(torch.utils.data.Dataset):
             if twin is None:
                 twins.append((math.nan, math.nan))
             else:  # where paste_twin put its centre, in this crop's cells
-                (u, v), (w, h) = twin[1], target_size(box, g)
+                u, v = twin[1]
                 cells = g.cells_per_pixel(crop.side)
                 twins.append(((v * h - shift[1]) * cells, (u * w - shift[0]) * cells))
         offsets = torch.tensor(offsets, dtype=torch.float32)

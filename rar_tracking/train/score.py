@@ -36,6 +36,7 @@ from .loop import build_network, evaluate, held_out_clips as loop_held_out_clips
 from .sources import load_sources
 from .step import ClipModel
 
+
 def held_out_clips(cfg: TrainConfig, geometry: Geometry, count: int,
                    twin_prob: float) -> ClipDataset:
     """The fixed held-out clips of ``cfg`` (``data.val``), with ``twin_prob`` look-alikes."""

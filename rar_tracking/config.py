@@ -49,7 +49,8 @@ EXPERIMENTAL = frozenset({
     'scale_filter', 'scale_filter_lr', 'hog_weight', 'min_search_px', 'recentre',
     'window_taper', 'flat_window_speed', 'crowd_ratio', 'window_agreement', 'response_window',
     'colour_weight', 'colour_mask', 'colour_bins', 'colour_lr', 'motion_gate', 'camera_motion',
-    'peak_candidates', 'motion_sigma',
+    'peak_candidates', 'motion_sigma', 'box_regression', 'box_regression_lambda',
+    'box_regression_lr', 'box_regression_rate', 'box_regression_centre',
 })
 
 
@@ -290,6 +291,25 @@ class TrackerConfig:
     redetect_after: int = _param(
         0, 'LOST frames after which the search covers the whole image, 9 crops of the normal '
         'side per frame in turn (0: never)', lo=0, hi=100000)
+    box_regression: bool = _param(
+        False, "correct the tracked box's centre, width and height by a ridge regression on "
+        "the crop's features learned on the first frame from boxes drawn around the given one "
+        '(MDNet\'s; rar_tracking/box_regression.py): the aspect ratio can follow the target, '
+        'which the pyramid cannot')
+    box_regression_lambda: float = _param(
+        30.0, "box_regression's ridge constant, relative to the mean squared norm of the boxes' "
+        'descriptions', lo=1e-6, hi=1e6)
+    box_regression_lr: float = _param(
+        0.0, "share of box_regression's correction taken into the tracker's own box (where "
+        'the next frame is searched, at what size); 0: the reported box only, as MDNet, so '
+        'that a wrong correction is never fed back', lo=0.0, hi=1.0, dynamic=True)
+    box_regression_rate: float = _param(
+        1.0, "weight of a frame's size correction (box_regression) in the running average that "
+        "corrects the reported width and height (1: the frame's own): a size error lasts for "
+        "frames while the regression's own error does not", lo=0.01, hi=1.0, dynamic=True)
+    box_regression_centre: bool = _param(
+        True, "box_regression also corrects the reported centre (each frame's own correction)",
+        dynamic=True)
 
     def replace(self, **changes: Any) -> 'TrackerConfig':
         """A copy with some fields changed (validated)."""

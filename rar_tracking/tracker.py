@@ -37,7 +37,9 @@ search features (``window_taper``), only while the target moves fast
 (``window_agreement``), and the Hann window on the choice of the peak instead
 (``response_window``); the size from a one-dimensional scale filter (DSST) instead of the
 pyramid, so that the network runs on one crop per frame (``scale_filter``,
-:mod:`rar_tracking.scale_filter`).
+:mod:`rar_tracking.scale_filter`); a correction of the reported box (centre, width and height)
+by a ridge regression on the crop's features, learned on the first frame
+(``box_regression``, :mod:`rar_tracking.box_regression`).
 """
 from __future__ import annotations
 
@@ -50,6 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .box_regression import VIEW_SCALES, BoxRegressor
 from .colour import ColourModel
 from .config import TrackerConfig
 from .device import select_device
@@ -97,6 +100,8 @@ class TrackerState:
     crowded: bool = False  # the last response had a look-alike's peak (crowd_ratio)
     hog_gain: float = 0.0  # the factor on the HOG channels (hog_weight), fixed on frame 0
     camera: GlobalShift | None = None  # the frame's global shift (camera_motion)
+    regressor: BoxRegressor | None = None  # the box's correction (box_regression); read only
+    size_correction: tuple[float, float] = (0.0, 0.0)  # its averaged log (w, h) correction
 
     def __deepcopy__(self, memo):
         return TrackerState(self.center, self.size, self.base_size, self.image_size,
@@ -107,7 +112,8 @@ class TrackerState:
                             self.colour.copy() if self.colour is not None else None,
                             self.scales.copy() if self.scales is not None else None,
                             self.crowded, self.hog_gain,
-                            self.camera.copy() if self.camera is not None else None)
+                            self.camera.copy() if self.camera is not None else None,
+                            self.regressor, self.size_correction)
 
 
 class RARTracker:
@@ -367,6 +373,13 @@ class RARTracker:
             with self.timer.section('scale filter'):
                 self._state.scales = ScaleFilter(self.config.scale_filter, self.config.scale_step)
                 self._state.scales.learn(image, center, size)
+        if self.config.box_regression:
+            with self.timer.section('box regression'):
+                self._state.regressor = BoxRegressor(self.config.box_regression_lambda,
+                                                     seed=self.config.init_seed)
+                views, sides = self._regression_views(image, center, side, hog_gain)
+                self._state.regressor.fit(views, (*center, *size), center, sides,
+                                          self.config.crop, self.stride)
         result = TrackResult(Box.from_center(*center, *size), TrackState.TRACKING, 1.0, peak_ref,
                              psr, 1.0, (time.perf_counter() - start) * 1e3)
         self._state.last = result
@@ -440,6 +453,7 @@ class RARTracker:
         confidence = float(np.clip(peak / st.peak_ref, 0.0, 1.0)) if math.isfinite(peak) else 0.0
 
         found = confidence >= (c.recover_threshold if lost else c.lost_threshold)
+        reported = None  # the box reported when it is not the tracker's own (box_regression)
         if found:
             old = st.center
             center = (crop_center[0] + dx * cell_px, crop_center[1] + dy * cell_px)
@@ -448,6 +462,9 @@ class RARTracker:
                 with self.timer.section('scale filter'):
                     scale = self._filter_scale(image, center)
             self._move(center, scale, width, height)
+            if st.regressor is not None and not lost:
+                with self.timer.section('box regression'):
+                    reported = self._regress(phi, crop_center, sides[best], width, height)
             if lost:
                 st.motion.reset()
             else:
@@ -472,7 +489,9 @@ class RARTracker:
             elif st.misses >= c.lost_frames:
                 st.status, st.lost_count, st.lost_cursor = TrackState.LOST, 0, 0
                 st.motion.reset()
-        result = TrackResult(Box.from_center(*st.center, *st.size), st.status, confidence, peak,
+        box = (Box.from_center(*reported) if reported is not None
+               else Box.from_center(*st.center, *st.size))
+        result = TrackResult(box, st.status, confidence, peak,
                              psr, math.sqrt(st.size[0] * st.size[1] /
                                             (st.base_size[0] * st.base_size[1])),
                              (time.perf_counter() - start) * 1e3,
@@ -482,6 +501,43 @@ class RARTracker:
         st.last = result
         st.last_image = image.copy()  # the caller may reuse its buffer
         return result
+
+    def _regression_views(self, image: np.ndarray, center, side: float, hog_gain: float
+                          ) -> tuple[torch.Tensor, list[float]]:
+        """The crops box_regression learns from: centred on ``center``, the side a crop has for
+        boxes of each of ``VIEW_SCALES`` times the target's size (``side`` for the size
+        itself); returns their features (5, C, h, w) and sides."""
+        sides = [side * f for f in VIEW_SCALES]
+        views, _ = self._features(image, [center] * len(sides), sides, self.config.crop, None,
+                                  hog_gain=hog_gain)
+        return views, sides
+
+    def _regress(self, phi: torch.Tensor, crop_center, side: float, width: int, height: int
+                 ) -> tuple[float, float, float, float]:
+        """box_regression: the tracked box (just moved) corrected from the chosen crop's
+        features phi (1, C, h, w); ``box_regression_lr`` of the correction goes into the
+        tracker's own centre and size. Returns the box to report (cx, cy, w, h): its size is
+        the tracker's corrected by the running average (``box_regression_rate``) of the log
+        size corrections, its centre the corrected one (``box_regression_centre``) or the
+        tracker's."""
+        st, c = self._state, self.config
+        cx, cy, w, h = st.regressor.predict(phi, (*st.center, *st.size), crop_center, side,
+                                            c.crop, self.stride)
+        w, h = min(max(w, c.min_size), float(width)), min(max(h, c.min_size), float(height))
+        cx, cy = min(max(cx, 0.0), float(width)), min(max(cy, 0.0), float(height))
+        r, (lw, lh) = c.box_regression_rate, st.size_correction
+        lw, lh = lw + r * (math.log(w / st.size[0]) - lw), lh + r * (math.log(h / st.size[1]) - lh)
+        st.size_correction = (lw, lh)
+        if not c.box_regression_centre:
+            cx, cy = st.center
+        reported = (cx, cy, min(max(st.size[0] * math.exp(lw), c.min_size), float(width)),
+                    min(max(st.size[1] * math.exp(lh), c.min_size), float(height)))
+        a = c.box_regression_lr
+        if a > 0:
+            st.center = (st.center[0] + a * (cx - st.center[0]),
+                         st.center[1] + a * (cy - st.center[1]))
+            st.size = (st.size[0] * (w / st.size[0]) ** a, st.size[1] * (h / st.size[1]) ** a)
+        return reported
 
     def _pyramid_peaks(self, peaks: torch.Tensor, best: int) -> list[float]:
         """The peaks (before any penalty) of the pyramid the chosen crop belongs to, in the

@@ -10,6 +10,8 @@
   (its tiles shuffled anew), a stand-in for a deforming target.
 - :func:`panning_camera`: the camera pans fast over the ground while the target stands still
   on it (it crosses the image) or while the camera follows it (the ground moves instead).
+- :func:`stretching_target`: the target's width grows while its height stays (its aspect
+  ratio changes, as a vehicle turning or a person opening their arms).
 
 Objects are drawn at integer positions and clipped at the frame's border (the ground truth is
 the part inside the frame; NaN when none is). Textures are scikit-image's shipped images, as
@@ -208,3 +210,31 @@ def panning_camera(num_frames: int = 30, size=(640, 240), seed: int = 0, *,
                     _visible_gt(boxes, width, height), ['fast-motion', 'camera-motion'],
                     (width, height), {'format': 'scenario', 'seed': seed, 'pan': pan,
                                       'follow': follow})
+
+
+class _StretchedFrames(_Frames):
+    """Like :class:`_Frames` for one object whose patch is resized to each frame's box."""
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        import cv2
+        patch, boxes = self.objects[0]
+        w, h = int(boxes[i][2]), int(boxes[i][3])
+        resized = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA)
+        return _Frames(self.background, [(resized, boxes)])[i]
+
+
+def stretching_target(num_frames: int = 24, size=(320, 240), seed: int = 0, *,
+                      target_size=(40, 40), stretch: float = 1.8, speed: float = 2.0
+                      ) -> Sequence:
+    """A target moving right ``speed`` px per frame whose width grows evenly to ``stretch``
+    times its first width while its height stays: the aspect ratio changes by ``stretch``."""
+    width, height = size
+    w0, h0 = target_size
+    _, bg, patch = _scene(seed, size, (int(round(w0 * stretch)), h0))
+    widths = np.round(np.linspace(w0, w0 * stretch, num_frames))
+    cx = width * 0.4 + speed * np.arange(num_frames)
+    boxes = np.stack([np.round(cx - widths / 2), np.full(num_frames, round(height / 2 - h0 / 2)),
+                      widths, np.full(num_frames, h0)], axis=1).astype(np.float64)
+    return Sequence(f'stretching-{seed}', _StretchedFrames(bg, [(patch, boxes)]),
+                    _visible_gt(boxes, width, height), ['aspect-change'], (width, height),
+                    {'format': 'scenario', 'seed': seed, 'stretch': stretch})

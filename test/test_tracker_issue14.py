@@ -9,7 +9,7 @@ import torch
 
 from rar_tracking import Box, TrackState
 from rar_tracking.data.scenarios import (crossing_twin, fast_small_target, leave_and_reenter,
-                                         panning_camera, scrambled_target)
+                                         panning_camera, scrambled_target, stretching_target)
 from rar_tracking.egomotion import GlobalShift
 from rar_tracking.motion import ConstantVelocity, choose_peak, look_alike_ratio, top_peaks
 from rar_tracking.search import LOST_CROPS, lost_plan, search_side
@@ -326,3 +326,45 @@ def test_colour_mask_weighs_the_target_patch_by_colour_and_says_nothing_without_
     assert inner > 0.8 and cells.mean() < 0.5
     assert not torch.allclose(masked[1], plain[1], rtol=1e-3)
     torch.testing.assert_close(masked[2], plain[2])  # the context patches keep the crop window
+
+
+def aspect(tracker) -> float:
+    """Width over height of the last box the tracker reported."""
+    box = tracker._state.last.box
+    return box.w / box.h
+
+
+def test_a_stretching_target_gets_its_aspect_ratio_from_the_regression(config):
+    # the width grows 1.8x while the height stays: the pyramid keeps the first aspect ratio
+    seq = stretching_target(seed=0)
+    off, off_tracker = ious(config, seq)
+    on, on_tracker = ious(config, seq, box_regression=True)
+    fed, fed_tracker = ious(config, seq, box_regression=True, box_regression_lr=0.5)
+    assert aspect(off_tracker) == pytest.approx(1.0, abs=0.01)
+    assert aspect(on_tracker) > 1.1 and on[-5:].mean() > off[-5:].mean() + 0.05
+    # fed back, the next frame's correction starts from the corrected box: it keeps up
+    assert aspect(fed_tracker) > 1.5 and fed[-5:].mean() > 0.8
+    assert off[-5:].mean() < 0.65
+
+
+def test_an_averaged_size_correction_lags_and_leaves_the_centre(config):
+    seq = stretching_target(seed=1, num_frames=16)
+    _, each = ious(config, seq, box_regression=True)
+    _, averaged = ious(config, seq, box_regression=True, box_regression_rate=0.1,
+                       box_regression_centre=False)
+    # the centre reported is the filter's
+    assert averaged._state.last.box.center == pytest.approx(averaged._state.center)
+    assert 1.02 < aspect(averaged) < aspect(each)  # corrected, behind a steady change
+
+
+def test_the_reported_box_only_unless_fed_back(config):
+    # box_regression_lr 0: the tracker's own box (where it searches) is the pyramid's, exactly
+    seq = stretching_target(seed=1, num_frames=8)
+    _, plain = ious(config, seq)
+    _, on = ious(config, seq, box_regression=True)
+    assert on._state.size == plain._state.size and on._state.center == plain._state.center
+    assert on._state.last.box.w != pytest.approx(on._state.size[0])
+    _, fed = ious(config, seq, box_regression=True, box_regression_lr=1.0)
+    assert fed._state.size[0] / fed._state.size[1] > 1.2  # taken into the tracker's box
+    state = fed.get_state()  # the regression is shared by a saved state, read only
+    assert state.regressor is fed._state.regressor

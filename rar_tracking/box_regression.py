@@ -18,9 +18,17 @@ Choices, and why:
   the pyramid cannot;
 - drawn boxes with an IoU of at least 0.6 with the given one (MDNet's), translations up to 0.3
   of each side and sizes up to 1.3x either way: about the errors of a tracked box;
+- each drawn box described in the crop its own size would give (five crops, ``VIEW_SCALES``),
+  not in the given box's: a tracker's crop follows its box, so a box too small sees the target
+  larger in cells, and a regression learned in one crop learns the opposite case (the first
+  form, built that way, lowered the training split's mean AUC);
 - corrections clipped to the range drawn: the regression is linear and would extrapolate;
 - the ridge constant relative to the mean squared norm of the (centred) descriptions, so that
   it does not depend on the features' scale; solved in its dual form (samples < dimensions).
+
+Measured and not kept (``box_regression`` is off; docs/evaluation.md, "A box regression
+learned on the first frame"): it corrects boxes as wrong as a tracker's bad frames but its own
+error is about that of a good tracked box, and the tracker's mean AUC did not rise.
 """
 from __future__ import annotations
 
@@ -110,7 +118,7 @@ class BoxRegressor:
         seed: of the drawing (the same seed gives the same regression).
     """
 
-    def __init__(self, lam: float = 1.0, pooled: int = 3, samples: int = 500, seed: int = 0):
+    def __init__(self, lam: float = 30.0, pooled: int = 3, samples: int = 500, seed: int = 0):
         self.lam, self.pooled, self.samples = lam, pooled, samples
         self.rng = np.random.default_rng(seed)
         self.weights: torch.Tensor | None = None  # (D, 4)

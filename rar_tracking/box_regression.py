@@ -38,6 +38,8 @@ import numpy as np
 import torch
 from torchvision.ops import roi_align
 
+from .boxes import iou
+
 # MDNet's sampling for its regression: IoU >= 0.6, translations and scales about a tracked
 # box's errors
 MIN_IOU = 0.6
@@ -70,14 +72,13 @@ def describe(phi: torch.Tensor, fboxes: np.ndarray, pooled: int) -> torch.Tensor
     return out.flatten(1).double()
 
 
-def iou_cxcywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of boxes (N, 4: cx, cy, w, h) with one box b (4,)."""
-    x1 = np.maximum(a[:, 0] - a[:, 2] / 2, b[0] - b[2] / 2)
-    y1 = np.maximum(a[:, 1] - a[:, 3] / 2, b[1] - b[3] / 2)
-    x2 = np.minimum(a[:, 0] + a[:, 2] / 2, b[0] + b[2] / 2)
-    y2 = np.minimum(a[:, 1] + a[:, 3] / 2, b[1] + b[3] / 2)
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    return inter / (a[:, 2] * a[:, 3] + b[2] * b[3] - inter)
+def iou_cxcywh(a: np.ndarray, b) -> np.ndarray:
+    """IoU of boxes (N, 4: cx, cy, w, h) with one box b (4,): :func:`rar_tracking.boxes.iou`
+    on corner boxes."""
+    a = np.asarray(a, dtype=np.float64)
+    corner = np.concatenate([a[:, :2] - a[:, 2:] / 2, a[:, 2:]], axis=1)
+    b = np.asarray(b, dtype=np.float64)
+    return iou(corner, np.broadcast_to(np.concatenate([b[:2] - b[2:] / 2, b[2:]]), corner.shape))
 
 
 def sample_boxes(box, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -60,7 +60,7 @@ def check_sequence(tracker, sequence, lambdas, frames: int = 8, boxes: int = 20,
             fixed = np.array([regressor.predict(phi[i:i + 1], b, tuple(b[:2]), crop_sides[i],
                                                 c.crop, tracker.stride)
                               for i, b in enumerate(drawn)])
-            row.append(np.mean([iou_cxcywh(f[None], truth)[0] for f in fixed]))
+            row.append(iou_cxcywh(fixed, truth).mean())
         rows.append(row)
     return np.mean(rows, axis=0) if rows else np.full(len(lambdas) + 1, np.nan)
 

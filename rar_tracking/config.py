@@ -24,6 +24,7 @@ TRUNKS = ('auto', 'resnet50', 'resnet18', 'efficientnet_lite0')
 PROFILES = ('balanced', 'fast', 'full', 'auto')
 BACKENDS = ('torch', 'onnxruntime', 'auto')
 ABLATIONS = ('memory', 'attention', 'refinement')
+FUSIONS = ('sum', 'concat')
 
 
 def onnxruntime_installed() -> bool:
@@ -50,7 +51,7 @@ EXPERIMENTAL = frozenset({
     'window_taper', 'flat_window_speed', 'crowd_ratio', 'window_agreement', 'response_window',
     'colour_weight', 'colour_mask', 'colour_bins', 'colour_lr', 'motion_gate', 'camera_motion',
     'peak_candidates', 'motion_sigma', 'box_regression', 'box_regression_lambda',
-    'box_regression_lr', 'box_regression_rate', 'box_regression_centre',
+    'box_regression_lr', 'box_regression_rate', 'box_regression_centre', 'stage_fusion',
 })
 
 
@@ -119,6 +120,14 @@ class TrackerConfig:
         "the reinforced feature is the feature, Eq. 7 skipped), 'refinement' (the stages are "
         'summed after upsampling instead of merged by the learnt refinement). Empty: the whole '
         'RAR network. Torch backend only')
+
+    stage_fusion: str = _param(
+        'sum', "how the three stages' attentional features become phi^a: 'sum' (the refinement "
+        "of Fig. 6, merged coarse to fine into C channels; the paper) or 'concat' (the stages "
+        'upsampled and stacked into 3C channels without the refinement, so the filter of Eq. '
+        '10 weighs each stage on its own and no product of one stage with another enters the '
+        'response, as in multi-layer correlation filters; untrained refinement only). Torch '
+        'backend only', choices=FUSIONS)
 
     # --- Search area and scale (Section 4.1) -----------------------------------------
     search_area_factor: float = _param(
@@ -342,6 +351,11 @@ class TrackerConfig:
         unknown = sorted(set(self.ablated) - set(ABLATIONS))
         if unknown:
             raise ValueError(f'ablate: {unknown} not among {ABLATIONS}')
+        if self.stage_fusion != 'sum' and self.backend == 'onnxruntime':
+            raise ValueError("stage_fusion: 'concat' runs on the torch backend only")
+        if self.stage_fusion != 'sum' and self.weights not in ('', 'none'):
+            raise ValueError("stage_fusion: 'concat' leaves out the refinement that trained "
+                             "weights carry; use it with untrained heads (weights '')")
         if self.ablated and self.backend == 'onnxruntime':
             raise ValueError('ablate: ablation studies run on the torch backend only')
         if self.num_scales % 2 != 1:
@@ -367,6 +381,7 @@ class TrackerConfig:
         backend = self.backend
         if backend == 'auto':
             backend = ('onnxruntime' if device_type == 'cpu' and not self.ablated
+                       and self.stage_fusion == 'sum'
                        and onnxruntime_installed() else 'torch')
         profile = self.profile
         if profile == 'auto':

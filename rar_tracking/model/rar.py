@@ -66,6 +66,8 @@ class RARNet(nn.Module):
         # Parts switched off for ablation studies (TrackerConfig.ablate): 'memory',
         # 'attention', 'refinement'. Never set when tracking for real.
         self.ablate: frozenset[str] = frozenset()
+        # 'sum' (the refinement) or 'concat' (TrackerConfig.stage_fusion)
+        self.fusion = 'sum'
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) RGB in [0, 255] -> the trunk's normalised input."""
@@ -110,7 +112,9 @@ class RARNet(nn.Module):
             outs.append(out)
             new_states.append(new_state)
             maps.append(m)
-        if 'refinement' in self.ablate:
+        if self.fusion == 'concat':
+            phi = torch.cat([upsample_to(o, outs[0]) for o in outs], dim=1)
+        elif 'refinement' in self.ablate:
             phi = sum(upsample_to(o, outs[0]) for o in outs)
         else:
             phi = self.refinement(outs)
@@ -150,6 +154,7 @@ def build_network(config: TrackerConfig) -> RARNet:
                             native_strides=config.profile in NATIVE_STRIDE_PROFILES)
         net = RARNet(trunk, config.feature_channels, config.memory)
     net.ablate = config.ablated
+    net.fusion = config.stage_fusion
     path = resolve_weights(config)
     if path:
         load_rar_weights(net, path, config)

@@ -25,14 +25,12 @@ footage unlike them.
 """
 from __future__ import annotations
 
-import argparse
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .robustness import SEPARATOR
+from .saved import read_runs, runs_parser
 
 
 @dataclass(frozen=True)
@@ -104,9 +102,7 @@ def _rows(title: str, results: dict[str, dict[str, float]], baseline: str, args)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog='python -m rar_tracking.eval.compare',
-                                description=__doc__.split('\n\n')[0])
-    p.add_argument('runs', type=Path, nargs='+', help='evaluation output folders (results.json)')
+    p = runs_parser('python -m rar_tracking.eval.compare', __doc__)
     p.add_argument('--baseline', help="tracker to compare against (default: each run's first "
                    'RAR tracker)')
     p.add_argument('--margin', type=float, default=0.05,
@@ -115,11 +111,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     pooled: dict[str, dict[str, float]] = {}
     pooled_baseline = None
-    for folder in args.runs:
-        path = folder / 'results.json'
-        if not path.is_file():
-            p.error(f'{path} does not exist')
-        run = json.loads(path.read_text())
+    for folder, run in read_runs(p, args.runs):
         baseline = args.baseline or default_baseline(run)
         if baseline not in run['results']:
             p.error(f'{folder}: no tracker {baseline!r} (it has {", ".join(run["results"])})')

@@ -17,15 +17,13 @@ only, and it is optimistic (it picks each sequence's best after seeing the truth
 """
 from __future__ import annotations
 
-import argparse
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .compare import per_sequence_auc
 from .robustness import SEPARATOR
+from .saved import read_runs, runs_parser
 
 
 @dataclass(frozen=True)
@@ -96,19 +94,13 @@ def _table(title: str, result: Oracle, reference: str) -> list[str]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog='python -m rar_tracking.eval.oracle',
-                                description=__doc__.split('\n\n')[0])
-    p.add_argument('runs', type=Path, nargs='+', help='evaluation output folders (results.json)')
+    p = runs_parser('python -m rar_tracking.eval.oracle', __doc__)
     p.add_argument('--reference', default='CSRT', help='the tracker to compare against')
     p.add_argument('--candidates', default='RAR',
                    help='trackers whose names start with this are the candidates')
     args = p.parse_args(argv)
     groups: dict[tuple, dict[str, dict]] = {}
-    for folder in args.runs:
-        path = folder / 'results.json'
-        if not path.is_file():
-            p.error(f'{path} does not exist')
-        run = json.loads(path.read_text())
+    for folder, run in read_runs(p, args.runs):
         groups.setdefault(_group_key(run), {})[str(folder)] = run
     for (names, starts), runs in groups.items():
         title = (f'{len(runs)} run(s) over {len(names)} sequences'

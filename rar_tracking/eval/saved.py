@@ -1,16 +1,38 @@
 """What a finished evaluation run left on disk: its settings, ground truth and boxes.
 
-Tools that read a run again without tracking (``overlap_split``, ``losses``) share this: the
+Tools that read a run again without tracking (``compare``, ``oracle``, ``overlap_split``,
+``losses``) share this: each run's ``results.json``, the
 ground truth of every sequence the run scored, found again from the run's own settings (its
 ``--data`` folders and ``--split``, its generated sequences made again), by the file name ``eval`` gave each sequence and each of
 its started copies, and the per-frame boxes of every tracker.
 """
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import numpy as np
+
+
+def runs_parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    """The command line of a tool that reads finished runs: ``prog RUN [RUN ...]``, described
+    by the first paragraph of its module docstring ``doc``."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.split('\n\n')[0])
+    p.add_argument('runs', type=Path, nargs='+', help='evaluation output folders (results.json)')
+    return p
+
+
+def read_runs(parser: argparse.ArgumentParser, folders: list[Path]) -> list[tuple[Path, dict]]:
+    """(folder, its results.json document) for each folder, in order; a folder without one is
+    an error of the command line (``parser.error``: usage, exit status 2)."""
+    runs = []
+    for folder in folders:
+        path = folder / 'results.json'
+        if not path.is_file():
+            parser.error(f'{path} does not exist')
+        runs.append((folder, json.loads(path.read_text())))
+    return runs
 
 
 def run_truth(run: Path) -> dict[str, np.ndarray]:

@@ -97,9 +97,9 @@ class RARNet(nn.Module):
                ) -> tuple[torch.Tensor, list[AttentionState], list[dict]]:
         """Attention per stage (Eq. 3-7) and refinement; features normalised for the filter.
 
-        Returns phi^a (N, C, H', W') scaled to unit mean energy per position, the new states
-        ([] with ``ablate`` 'attention': no ConvLSTM runs, so there is no memory to carry) and
-        each stage's attention maps.
+        Returns phi^a (N, C, H', W'; 3C with ``fusion`` 'concat') scaled to unit mean energy
+        per position, the new states ([] with ``ablate`` 'attention': no ConvLSTM runs, so
+        there is no memory to carry) and each stage's attention maps.
         """
         if not states or 'memory' in self.ablate:
             states = [None, None, None]

@@ -326,6 +326,34 @@ def test_dataset_without_jitter_centres_the_target():
     torch.testing.assert_close(item['label'][0], expected)
 
 
+def test_scale_label_lowers_the_label_of_crops_of_the_wrong_size():
+    """augment.scale_label: the label's height falls with the search crop's scale jitter as
+    exp(-(ln s)^2 / (2 scale_label^2)); the crops themselves do not change. The scale is
+    measured in the crop: a white 40 x 30 box fills (97 / side)^2 of its area."""
+    box = (130, 90, 40, 30)
+    seq = Sequence('white', [_white_box_image(box)] * 6, np.tile(np.float64(box), (6, 1)))
+    plain_aug = AugmentSettings(shift=0.0, scale=0.2, colour=0.0, blur_prob=0.0, gray_prob=0.0)
+    scaled_aug = AugmentSettings(shift=0.0, scale=0.2, colour=0.0, blur_prob=0.0, gray_prob=0.0,
+                                 scale_label=0.15)
+    plain = ClipDataset(ClipSampler([seq], ClipSettings(3, 3)), GEOMETRY, 6, plain_aug, seed=2)
+    scaled = ClipDataset(ClipSampler([seq], ClipSettings(3, 3)), GEOMETRY, 6, scaled_aug, seed=2)
+    heights = []
+    for i in range(6):
+        a, b = plain[i], scaled[i]
+        assert torch.equal(a['search'], b['search']) and torch.equal(a['offset'], b['offset'])
+        for crop, la, lb in zip(b['search'], a['label'], b['label']):
+            height = float(lb.max() / la.max())
+            torch.testing.assert_close(lb, la * height)  # the same Gaussian, lower
+            filled = float(crop[0].float().sum()) / 255.0  # white pixels of the crop
+            side = 97.0 * math.sqrt(40 * 30 / filled)  # crop side in image pixels
+            s = side / (3.0 * math.sqrt(40 * 30))
+            assert height == pytest.approx(math.exp(-0.5 * (math.log(s) / 0.15) ** 2), abs=0.03)
+            heights.append(height)
+    assert min(heights) < 0.8 and max(heights) > 0.95  # the jitter reaches both ends
+    with pytest.raises(ValueError, match='scale_label'):
+        AugmentSettings(scale_label=-0.1)
+
+
 def test_epoch_sampler_skips_the_done_part_of_an_epoch():
     base = torch.utils.data.distributed.DistributedSampler(range(10), num_replicas=1, rank=0,
                                                            shuffle=True, seed=3)

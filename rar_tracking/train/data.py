@@ -124,6 +124,13 @@ class AugmentSettings:
     search frame of the clip (``twin_gap_min`` below 1: over part of the target, as one
     passing in front of it). The label stays on the target, so the loss of Eq. 12 asks for no
     response on the look-alike.
+    scale_label: std, over the log of a search crop's scale jitter, of its label's height: a
+    crop scaled by s gets the Gaussian label times exp(-(ln s)^2 / (2 scale_label^2)), so Eq. 12
+    asks for a lower peak where the crop's size is wrong, which is what the tracker's scale
+    pyramid compares (0: every label peaks at 1 whatever the crop's scale, so the loss rewards
+    answering alike at every scale). Equal to ``label_sigma`` it is consistent with the
+    spatial label: a crop 1 + d too large overlaps the target about as much as one shifted by
+    d target sizes, and both get about the same height.
     """
 
     shift: float = 0.4
@@ -135,8 +142,11 @@ class AugmentSettings:
     twin_prob: float = 0.0
     twin_gap_min: float = 1.0
     twin_gap_max: float = 1.3
+    scale_label: float = 0.0
 
     def __post_init__(self):
+        if self.scale_label < 0:
+            raise ValueError(f'augment.scale_label must be >= 0 (0: off), got {self.scale_label}')
         if not 0.0 <= self.twin_prob <= 1.0:
             raise ValueError(f'augment.twin_prob must be in [0, 1], got {self.twin_prob}')
         if not 0.5 <= self.twin_gap_min <= self.twin_gap_max:
@@ -296,7 +306,7 @@ class ClipDataset(torch.utils.data.Dataset):
         twin = None  # drawn only when asked for, so that other settings keep their data
         if aug.twin_prob > 0 and rng.random() < aug.twin_prob:
             twin = draw_twin(first, first_box, g, aug, rng)
-        crops, offsets, twins = [], [], []
+        crops, offsets, twins, heights = [], [], [], []
         for f in frames[1:]:
             image, box = seq.frame(f), seq.gt_box(f)
             if twin is not None:
@@ -308,6 +318,8 @@ class ClipDataset(torch.utils.data.Dataset):
             crop = crop_target(image, box, g, tuple(shift), scale)
             crops.append(photometric(crop.image, rng, aug))
             offsets.append(crop.offset)
+            heights.append(math.exp(-0.5 * (math.log(scale) / aug.scale_label) ** 2)
+                           if aug.scale_label > 0 else 1.0)
             if twin is None:
                 twins.append((math.nan, math.nan))
             else:  # where paste_twin put its centre, in this crop's cells
@@ -318,7 +330,8 @@ class ClipDataset(torch.utils.data.Dataset):
         return {
             'template': torch.from_numpy(template.image).permute(2, 0, 1).contiguous(),
             'search': torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous(),
-            'label': shifted_label(g.feature_size, g.sigma, offsets[:, 0], offsets[:, 1]),
+            'label': shifted_label(g.feature_size, g.sigma, offsets[:, 0], offsets[:, 1])
+            * torch.tensor(heights, dtype=torch.float32)[:, None, None],
             'offset': offsets,
             'twin_offset': torch.tensor(twins, dtype=torch.float32),
             'box_cells': torch.tensor(box_cells, dtype=torch.float64),

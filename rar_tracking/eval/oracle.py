@@ -10,10 +10,11 @@ values against the reference's mean, and the best single candidate's mean beside
 
 Why (issue 14): a setting is one choice for every sequence, so no setting among those
 measured can score more than this per-sequence best on a set. When the oracle's mean ratio
-stays below a target, no combination or switching rule among the measured settings reaches
-the target on that set, however it is chosen; it takes something that answers differently
-on the frames where all of them fail. The bound is over the runs given and their sequences
-only, and it is optimistic (it picks each sequence's best after seeing the truth).
+stays below a target, neither a measured setting nor any rule that picks one of them per
+sequence, however it is chosen, reaches the target on that set. It does not bound a switch
+between settings within a sequence, or anything that answers differently on the frames where
+all of them fail. The bound is over the runs given and their sequences only, and it is
+optimistic (it picks each sequence's best after seeing the truth).
 """
 from __future__ import annotations
 

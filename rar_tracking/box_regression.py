@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torchvision.ops import roi_align
 
-from .boxes import iou
+from .boxes import from_centres, iou
 
 # MDNet's sampling for its regression: IoU >= 0.6, translations and scales about a tracked
 # box's errors
@@ -75,10 +75,8 @@ def describe(phi: torch.Tensor, fboxes: np.ndarray, pooled: int) -> torch.Tensor
 def iou_cxcywh(a: np.ndarray, b) -> np.ndarray:
     """IoU of boxes (N, 4: cx, cy, w, h) with one box b (4,): :func:`rar_tracking.boxes.iou`
     on corner boxes."""
-    a = np.asarray(a, dtype=np.float64)
-    corner = np.concatenate([a[:, :2] - a[:, 2:] / 2, a[:, 2:]], axis=1)
-    b = np.asarray(b, dtype=np.float64)
-    return iou(corner, np.broadcast_to(np.concatenate([b[:2] - b[2:] / 2, b[2:]]), corner.shape))
+    corner = from_centres(a)
+    return iou(corner, np.broadcast_to(from_centres(b), corner.shape))
 
 
 def sample_boxes(box, count: int, rng: np.random.Generator) -> np.ndarray:

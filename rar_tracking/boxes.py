@@ -1,4 +1,5 @@
-"""Boxes as N x 4 arrays (x, y, w, h): validity and intersection over union, in one place.
+"""Boxes as N x 4 arrays (x, y, w, h): validity, intersection over union and the conversion
+from and to centre boxes (cx, cy, w, h), in one place.
 
 :meth:`rar_tracking.types.Box.iou` (one box) and the evaluation metrics (whole sequences) both
 use :func:`iou`. May import: numpy only.
@@ -16,6 +17,18 @@ def as_boxes(boxes) -> np.ndarray:
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(f'boxes must be N x 4 (x, y, w, h), got shape {boxes.shape}')
     return boxes
+
+
+def from_centres(boxes) -> np.ndarray:
+    """N x 4 boxes given as (cx, cy, w, h) -> (x, y, w, h)."""
+    b = as_boxes(boxes)
+    return np.concatenate([b[:, :2] - b[:, 2:] / 2.0, b[:, 2:]], axis=1)
+
+
+def to_centres(boxes) -> np.ndarray:
+    """N x 4 boxes (x, y, w, h) -> (cx, cy, w, h)."""
+    b = as_boxes(boxes)
+    return np.concatenate([b[:, :2] + b[:, 2:] / 2.0, b[:, 2:]], axis=1)
 
 
 def valid_boxes(boxes: np.ndarray) -> np.ndarray:

@@ -308,7 +308,7 @@ class RARTracker:
             return [center]
         grid = [(center[0] + i * step, center[1] + j * step)
                 for j in (0, -1, 1) for i in (0, -1, 1)]
-        return [(min(max(x, 0.0), float(width)), min(max(y, 0.0), float(height))) for x, y in grid]
+        return [_in_image(p, width, height) for p in grid]
 
     def _box_cells(self, size, side) -> tuple[float, float]:
         return self.geometry.box_cells(size[0], size[1], side)
@@ -523,15 +523,15 @@ class RARTracker:
         st, c = self._state, self.config
         cx, cy, w, h = st.regressor.predict(phi, (*st.center, *st.size), crop_center, side,
                                             c.crop, self.stride)
-        w, h = min(max(w, c.min_size), float(width)), min(max(h, c.min_size), float(height))
-        cx, cy = min(max(cx, 0.0), float(width)), min(max(cy, 0.0), float(height))
+        w, h = self._size_in_image(w, h, width, height)
+        cx, cy = _in_image((cx, cy), width, height)
         r, (lw, lh) = c.box_regression_rate, st.size_correction
         lw, lh = lw + r * (math.log(w / st.size[0]) - lw), lh + r * (math.log(h / st.size[1]) - lh)
         st.size_correction = (lw, lh)
         if not c.box_regression_centre:
             cx, cy = st.center
-        reported = (cx, cy, min(max(st.size[0] * math.exp(lw), c.min_size), float(width)),
-                    min(max(st.size[1] * math.exp(lh), c.min_size), float(height)))
+        reported = (cx, cy, *self._size_in_image(st.size[0] * math.exp(lw),
+                                                 st.size[1] * math.exp(lh), width, height))
         a = c.box_regression_lr
         if a > 0:
             st.center = (st.center[0] + a * (cx - st.center[0]),
@@ -622,8 +622,7 @@ class RARTracker:
             # centre; the higher peak decides (a camera following its target moves the
             # background, not the target)
             x, y = centers[0]
-            centers.append((min(max(x + shift[0], 0.0), float(width)),
-                            min(max(y + shift[1], 0.0), float(height))))
+            centers.append(_in_image((x + shift[0], y + shift[1]), width, height))
         n = len(self.scale_factors)
         return ([p for p in centers for _ in range(n)],
                 [side * f for f in self.scale_factors] * len(centers),
@@ -652,15 +651,19 @@ class RARTracker:
             return st.center
         return st.motion.predict(st.center, width, height, self._side(st.size) / 2.0)
 
+    def _size_in_image(self, w: float, h: float, width: int, height: int
+                       ) -> tuple[float, float]:
+        """(w, h) with each side kept in [min_size, the image's side]."""
+        m = self.config.min_size
+        return min(max(w, m), float(width)), min(max(h, m), float(height))
+
     def _move(self, center: tuple[float, float], scale: float, width: int, height: int) -> None:
         """The target found at ``center`` (kept in the image) with the pyramid's ``scale``
         (smoothed by ``scale_lr``; sides kept in [min_size, image side])."""
         st, c = self._state, self.config
-        st.center = (min(max(center[0], 0.0), float(width)),
-                     min(max(center[1], 0.0), float(height)))
+        st.center = _in_image(center, width, height)
         s = 1.0 - c.scale_lr + c.scale_lr * scale
-        st.size = (min(max(st.size[0] * s, c.min_size), float(width)),
-                   min(max(st.size[1] * s, c.min_size), float(height)))
+        st.size = self._size_in_image(st.size[0] * s, st.size[1] * s, width, height)
         st.misses, st.status, st.lost_count, st.lost_cursor = 0, TrackState.TRACKING, 0, 0
 
     def _learn(self, phi: torch.Tensor, dy: float, dx: float,
@@ -689,3 +692,7 @@ class RARTracker:
                                   int(round(mx * self.stride / k)))
                         for s, k in zip(new_states, strides)]
 
+
+def _in_image(center, width: int, height: int) -> tuple[float, float]:
+    """``center`` (x, y) moved to the nearest point of the image."""
+    return min(max(center[0], 0.0), float(width)), min(max(center[1], 0.0), float(height))

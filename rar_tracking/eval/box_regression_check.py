@@ -19,11 +19,7 @@ import numpy as np
 import torch
 
 from ..box_regression import BoxRegressor, iou_cxcywh
-
-
-def _cxcywh(box) -> np.ndarray:
-    x, y, w, h = (float(v) for v in box)
-    return np.array([x + w / 2.0, y + h / 2.0, w, h])
+from ..boxes import to_centres
 
 
 def check_sequence(tracker, sequence, lambdas, frames: int = 8, boxes: int = 20,
@@ -32,7 +28,7 @@ def check_sequence(tracker, sequence, lambdas, frames: int = 8, boxes: int = 20,
     c = tracker.config
     image = sequence.frame(0)
     height, width = image.shape[:2]
-    first = _cxcywh(sequence.gt[0])
+    first = to_centres(sequence.gt[0])[0]
     with torch.no_grad():
         views, sides = tracker._regression_views(image, tuple(first[:2]),
                                                  tracker._side(first[2:], (width, height)), 1.0)
@@ -47,7 +43,7 @@ def check_sequence(tracker, sequence, lambdas, frames: int = 8, boxes: int = 20,
         truth = np.asarray(sequence.gt[k], float)
         if not (np.isfinite(truth).all() and truth[2] > 1 and truth[3] > 1):
             continue
-        truth = _cxcywh(truth)
+        truth = to_centres(truth)[0]
         drawn = np.concatenate([
             truth[:2] + rng.uniform(-shift, shift, (boxes, 2)) * truth[2:],
             truth[2:] * np.exp(rng.uniform(-np.log(scale), np.log(scale), (boxes, 2)))], axis=1)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..boxes import as_boxes, iou
+from ..boxes import as_boxes, from_centres, iou
 
 
 def _centred(center: np.ndarray, size: np.ndarray) -> np.ndarray:
-    return np.concatenate([center - size / 2.0, size], axis=1)
+    return from_centres(np.concatenate([center, size], axis=1))
 
 
 def overlap_split(boxes: np.ndarray, gt: np.ndarray) -> dict[str, float]:
